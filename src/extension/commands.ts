@@ -1,0 +1,52 @@
+/**
+ * Handlers for every command in package.json `contributes.commands`. Features that are not built
+ * yet say so plainly; none of them produces made-up output.
+ */
+import * as vscode from 'vscode';
+import { readSettings, setInlineEnabled } from './settings';
+import { CHAT_VIEW_ID } from './chatView';
+
+/** Commands whose feature lands in a later issue, with the name shown to the user. */
+const NOT_YET_AVAILABLE: Readonly<Record<string, string>> = {
+  'chimera.explain': 'Explain',
+  'chimera.refactor': 'Refactor',
+  'chimera.selectModel': 'Select Model',
+  'chimera.restartEngine': 'Restart Engine',
+};
+
+export function registerCommands(log: vscode.LogOutputChannel): vscode.Disposable[] {
+  const disposables = Object.entries(NOT_YET_AVAILABLE).map(([id, feature]) =>
+    vscode.commands.registerCommand(id, () => notYetAvailable(log, feature)),
+  );
+  disposables.push(
+    vscode.commands.registerCommand('chimera.openChat', () =>
+      vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`),
+    ),
+    vscode.commands.registerCommand('chimera.showLog', () => log.show(true)),
+    vscode.commands.registerCommand('chimera.toggleInline', () => toggleInline(log)),
+  );
+  return disposables;
+}
+
+function notYetAvailable(log: vscode.LogOutputChannel, feature: string): void {
+  const text = `Chimera: ${feature} is not available yet in this build.`;
+  log.info(text);
+  // Not awaited: the message stays until the user closes it, and the command should not hang on it.
+  void vscode.window.showInformationMessage(text);
+}
+
+/** Flips `chimera.inline.enabled` for the user and reports what is in effect afterwards. */
+async function toggleInline(log: vscode.LogOutputChannel): Promise<boolean> {
+  const wanted = !readSettings(log).inline.enabled;
+  await setInlineEnabled(wanted);
+  const effective = readSettings(log).inline.enabled;
+  const state = effective ? 'on' : 'off';
+  // A workspace or folder value wins over the user value we just wrote; say so instead of lying.
+  const text =
+    effective === wanted
+      ? `Chimera: inline completions are now ${state}.`
+      : `Chimera: inline completions set ${wanted ? 'on' : 'off'} for the user, but this workspace's setting keeps them ${state}.`;
+  log.info(text);
+  void vscode.window.showInformationMessage(text);
+  return effective;
+}

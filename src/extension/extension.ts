@@ -1,0 +1,47 @@
+/** Extension entry point: wires the output channel, settings, chat view and commands together. */
+import * as vscode from 'vscode';
+import { VERSION } from '../core/version';
+import { ChatViewProvider, CHAT_VIEW_ID } from './chatView';
+import { registerCommands } from './commands';
+import { onDidChangeSettings, readSettings } from './settings';
+
+/**
+ * What `activate` returns. Tests in a real VS Code reach it through
+ * `vscode.extensions.getExtension(...).exports`, so they can wait on events instead of sleeping.
+ */
+export interface ChimeraApi {
+  chatView: {
+    whenResolved(): Promise<void>;
+    whenReady(): Promise<void>;
+  };
+}
+
+export function activate(context: vscode.ExtensionContext): ChimeraApi {
+  const log = vscode.window.createOutputChannel('Chimera', { log: true });
+  context.subscriptions.push(log);
+  log.info(`Chimera Code ${VERSION} activating (${vscode.env.appName}, ${process.platform}-${process.arch}).`);
+
+  const settings = readSettings(log);
+  log.info(`Settings: ${JSON.stringify(settings)}`);
+  context.subscriptions.push(
+    onDidChangeSettings(log, (next) => log.info(`Settings changed: ${JSON.stringify(next)}`)),
+  );
+
+  const chatView = new ChatViewProvider(context.extensionUri, log);
+  context.subscriptions.push(
+    chatView,
+    vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView),
+    ...registerCommands(log),
+  );
+
+  return {
+    chatView: {
+      whenResolved: () => chatView.whenResolved(),
+      whenReady: () => chatView.whenReady(),
+    },
+  };
+}
+
+export function deactivate(): void {
+  // Everything is owned by context.subscriptions, which VS Code disposes.
+}
