@@ -29,7 +29,7 @@ describe('VSIX package (linux-x64)', () => {
     names = zip.names;
   });
 
-  it('contains the manifest, the four bundles, the media and the models folder', () => {
+  it('contains the manifest, the four bundles, media, models, readme and licence', () => {
     for (const file of [
       'extension/package.json',
       'extension/dist/extension.js',
@@ -40,6 +40,7 @@ describe('VSIX package (linux-x64)', () => {
       'extension/media/chimera.svg',
       'extension/models/README.md',
       'extension/LICENSE.txt',
+      'extension/readme.md',
     ]) {
       assert.ok(names.includes(file), `missing ${file}`);
     }
