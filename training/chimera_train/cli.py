@@ -1,0 +1,208 @@
+"""Command line for the toolkit. Each command is a thin wrapper over a module function."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DATA = Path("data")
+
+
+def cmd_corpus(ns) -> None:
+    from .corpus import build_corpus, default_packages
+
+    caps = {"python": ns.python_mb, "javascript": ns.javascript_mb, "typescript": ns.typescript_mb}
+    stats = build_corpus(ns.out, default_packages([Path(p) for p in ns.node_modules]), caps)
+    print(json.dumps(stats.__dict__))
+
+
+def cmd_tokenizer(ns) -> None:
+    from .corpus import read_documents
+    from .tokenizer import sample_texts, special_ids, train_tokenizer
+
+    tok = train_tokenizer(sample_texts(read_documents(ns.corpus / "train.jsonl"), ns.sample_mb * 1_000_000),
+                          ns.vocab_size)
+    ns.out.parent.mkdir(parents=True, exist_ok=True)
+    tok.save(str(ns.out))
+    print(json.dumps({"vocab_size": tok.get_vocab_size(), "special": special_ids(tok)}))
+
+
+def cmd_prep(ns) -> None:
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from .corpus import read_documents
+    from .data import Mix, build_stream
+
+    tok = Tokenizer.from_file(str(ns.tokenizer))
+    mix = Mix(fim_rate=ns.fim_rate, chat_per_doc=ns.chat_rate)
+    for split in ("train", "val"):
+        stream = build_stream(read_documents(ns.corpus / f"{split}.jsonl"), tok, seed=ns.seed, mix=mix)
+        np.save(ns.out / f"{split}_tokens.npy", stream)
+        print(json.dumps({"split": split, "tokens": int(len(stream))}))
+
+
+def cmd_train_target(ns) -> None:
+    from .model import TargetConfig
+    from .train_target import TrainArgs, train
+
+    cfg = TargetConfig(vocab_size=ns.vocab_size, d_model=ns.d_model, n_layers=ns.n_layers, n_heads=ns.n_heads,
+                       d_ff=ns.d_ff, max_seq_len=ns.max_seq_len)
+    args = TrainArgs(run_dir=ns.run_dir, train_tokens=ns.data / "train_tokens.npy",
+                     val_tokens=ns.data / "val_tokens.npy", steps=ns.steps, batch_size=ns.batch_size,
+                     seq_len=ns.seq_len, lr=ns.lr, threads=ns.threads)
+    train(cfg, args, log=lambda line: print(line, flush=True))
+
+
+def cmd_train_draft(ns) -> None:
+    import numpy as np
+
+    from .draft import DraftConfig
+    from .train_draft import DraftTrainArgs, train_draft
+    from .train_target import load_model
+
+    target = load_model(ns.target)
+    cfg = DraftConfig.for_target(target.cfg, n_steps=ns.n_steps, top_k=ns.top_k, shortlist_size=ns.shortlist,
+                                 d_ff=ns.d_ff)
+    args = DraftTrainArgs(run_dir=ns.run_dir, steps=ns.steps, batch_size=ns.batch_size, seq_len=ns.seq_len,
+                          lr=ns.lr, threads=ns.threads)
+    train_draft(target, cfg, np.load(ns.data / "train_tokens.npy", mmap_mode="r"),
+                np.load(ns.data / "val_tokens.npy", mmap_mode="r"), args, log=lambda l: print(l, flush=True))
+
+
+def cmd_package(ns) -> None:
+    import tempfile
+
+    from tokenizers import Tokenizer
+
+    from .export import export_draft, export_target
+    from .package import assemble
+    from .tokenizer import special_token_table
+    from .train_draft import load_draft
+    from .train_target import load_model
+
+    target = load_model(ns.target)
+    draft = load_draft(ns.draft, target) if ns.draft else None
+    metrics = json.loads(ns.metrics.read_text()) if ns.metrics else {}
+    tok = Tokenizer.from_file(str(ns.tokenizer))
+    with tempfile.TemporaryDirectory() as tmp:
+        t_path, d_path = Path(tmp) / "target.onnx", Path(tmp) / "draft.onnx"
+        export_target(target, t_path)
+        if draft is not None:
+            export_draft(draft, d_path)
+        manifest = assemble(ns.out, tokenizer=ns.tokenizer, target_onnx=t_path,
+                            draft_onnx=d_path if draft is not None else None, name=ns.name, family="chimera-tiny",
+                            target_cfg=target.cfg.to_dict(), draft_cfg=draft.cfg.to_dict() if draft else None,
+                            special=special_token_table(tok), tree=None, metrics=metrics)
+    print(json.dumps({"out": str(ns.out), "files": manifest["files"]}, indent=1))
+
+
+def cmd_fixture(ns) -> None:
+    from .fixture import build_fixture
+
+    manifest = build_fixture(ns.tokenizer, ns.out, seed=ns.seed)
+    size = sum(f["bytes"] for f in manifest["files"].values())
+    print(json.dumps({"out": str(ns.out), "bytes": size}))
+
+
+def cmd_validate(ns) -> int:
+    from .package import PackageError, validate_package
+
+    try:
+        manifest = validate_package(ns.package)
+    except PackageError as err:
+        print(f"invalid package: {err}", file=sys.stderr)
+        return 1
+    print(f"{ns.package}: valid {manifest['name']} ({manifest['family']}), "
+          f"{'with' if manifest.get('draft') else 'without'} a Chimera draft")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m chimera_train", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("corpus", help="build the licensed code corpus and its manifest")
+    c.add_argument("--out", type=Path, default=DATA / "corpus")
+    c.add_argument("--node-modules", nargs="*", default=["../node_modules", "/usr/lib/node_modules"])
+    c.add_argument("--python-mb", type=float, default=45)
+    c.add_argument("--javascript-mb", type=float, default=40)
+    c.add_argument("--typescript-mb", type=float, default=30)
+    c.set_defaults(func=cmd_corpus)
+
+    t = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer")
+    t.add_argument("--corpus", type=Path, default=DATA / "corpus")
+    t.add_argument("--out", type=Path, default=DATA / "tokenizer.json")
+    t.add_argument("--vocab-size", type=int, default=8192)
+    t.add_argument("--sample-mb", type=int, default=40)
+    t.set_defaults(func=cmd_tokenizer)
+
+    r = sub.add_parser("prep", help="tokenize the corpus into training streams (plain, FIM and chat)")
+    r.add_argument("--corpus", type=Path, default=DATA / "corpus")
+    r.add_argument("--tokenizer", type=Path, default=DATA / "tokenizer.json")
+    r.add_argument("--out", type=Path, default=DATA)
+    r.add_argument("--fim-rate", type=float, default=0.5)
+    r.add_argument("--chat-rate", type=float, default=1.0)
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(func=cmd_prep)
+
+    g = sub.add_parser("train-target", help="train (or resume) the target LM")
+    g.add_argument("--run-dir", type=Path, default=Path("runs/target"))
+    g.add_argument("--data", type=Path, default=DATA)
+    g.add_argument("--vocab-size", type=int, default=8192)
+    g.add_argument("--d-model", type=int, default=256)
+    g.add_argument("--n-layers", type=int, default=6)
+    g.add_argument("--n-heads", type=int, default=4)
+    g.add_argument("--d-ff", type=int, default=688)
+    g.add_argument("--max-seq-len", type=int, default=1024)
+    g.add_argument("--steps", type=int, default=20000)
+    g.add_argument("--batch-size", type=int, default=16)
+    g.add_argument("--seq-len", type=int, default=512)
+    g.add_argument("--lr", type=float, default=2e-3)
+    g.add_argument("--threads", type=int, default=2)
+    g.set_defaults(func=cmd_train_target)
+
+    d = sub.add_parser("train-draft", help="distil the Chimera draft from a frozen target (resumable)")
+    d.add_argument("--target", type=Path, default=Path("runs/target/best.pt"))
+    d.add_argument("--run-dir", type=Path, default=Path("runs/draft"))
+    d.add_argument("--data", type=Path, default=DATA)
+    d.add_argument("--n-steps", type=int, default=4, help="draft chain length (residual heads)")
+    d.add_argument("--top-k", type=int, default=4, help="candidates per step offered to the tree")
+    d.add_argument("--shortlist", type=int, default=8192, help="tokens the draft heads score")
+    d.add_argument("--d-ff", type=int, default=512)
+    d.add_argument("--steps", type=int, default=3000)
+    d.add_argument("--batch-size", type=int, default=16)
+    d.add_argument("--seq-len", type=int, default=256)
+    d.add_argument("--lr", type=float, default=2e-3)
+    d.add_argument("--threads", type=int, default=2)
+    d.set_defaults(func=cmd_train_draft)
+
+    k = sub.add_parser("package", help="export target and draft to ONNX, write chimera.json, validate")
+    k.add_argument("--target", type=Path, default=Path("runs/target/best.pt"))
+    k.add_argument("--draft", type=Path, default=Path("runs/draft/draft_ckpt.pt"))
+    k.add_argument("--tokenizer", type=Path, default=DATA / "tokenizer.json")
+    k.add_argument("--metrics", type=Path, help="JSON file of evaluation results to record in the manifest")
+    k.add_argument("--name", default="chimera-code-default")
+    k.add_argument("--out", type=Path, default=Path("../models/default"))
+    k.set_defaults(func=cmd_package)
+
+    f = sub.add_parser("fixture", help="regenerate the tiny random-weight test package")
+    f.add_argument("--tokenizer", type=Path, default=Path("../models/default/tokenizer.json"))
+    f.add_argument("--out", type=Path, default=Path("../test/fixtures/tiny-package"))
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(func=cmd_fixture)
+
+    v = sub.add_parser("validate", help="check a package folder: files, sha256, ONNX inputs/outputs, dimensions")
+    v.add_argument("package", type=Path)
+    v.set_defaults(func=cmd_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        return ns.func(ns) or 0
+    except FileNotFoundError as err:
+        print(f"error: {err.filename or err}: file not found", file=sys.stderr)
+        return 2

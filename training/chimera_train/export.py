@@ -1,0 +1,125 @@
+"""ONNX export of the target and draft models, following the engine's I/O contract.
+
+Target (`target.onnx`), all float32 unless noted:
+  inputs   input_ids int64 [1,T], position_ids int64 [1,T], attention_bias [1,1,T,P+T] (additive 0/-inf),
+           past_key_values.{i}.key / .value [1,P,H,Dh] (sequence-major, P may be 0)
+  outputs  logits [1,T,V], last_hidden_state [1,T,D], present.{i}.key / .value [1,T,H,Dh] (new entries only)
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .model import TargetLM
+
+OPSET = 17
+
+
+def target_input_names(n_layers: int) -> list[str]:
+    names = ["input_ids", "position_ids", "attention_bias"]
+    for i in range(n_layers):
+        names += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
+    return names
+
+
+def target_output_names(n_layers: int) -> list[str]:
+    names = ["logits", "last_hidden_state"]
+    for i in range(n_layers):
+        names += [f"present.{i}.key", f"present.{i}.value"]
+    return names
+
+
+class _TargetExport(nn.Module):
+    def __init__(self, model: TargetLM):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, position_ids, attention_bias, *past_flat):
+        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
+        logits, hidden, new_kv = self.model.forward_cached(input_ids, position_ids, attention_bias, past)
+        flat = [t for kv in new_kv for t in kv]
+        return (logits, hidden, *flat)
+
+
+def causal_bias(t: int, p: int) -> torch.Tensor:
+    """[1,1,T,P+T]: every new token sees the whole past and the new tokens up to itself."""
+    bias = torch.zeros(1, 1, t, p + t)
+    bias[0, 0, :, p:] = torch.triu(torch.full((t, t), float("-inf")), diagonal=1)
+    return bias
+
+
+def example_target_inputs(model: TargetLM, t: int = 3, p: int = 2) -> tuple:
+    cfg = model.cfg
+    ids = torch.randint(0, cfg.vocab_size, (1, t))
+    pos = torch.arange(p, p + t)[None]
+    past = []
+    for _ in range(cfg.n_layers):
+        past += [torch.randn(1, p, cfg.n_heads, cfg.head_dim), torch.randn(1, p, cfg.n_heads, cfg.head_dim)]
+    return (ids, pos, causal_bias(t, p), *past)
+
+
+def export_target(model: TargetLM, path: Path) -> None:
+    model.eval()
+    n = model.cfg.n_layers
+    inputs, outputs = target_input_names(n), target_output_names(n)
+    dynamic = {"input_ids": {1: "T"}, "position_ids": {1: "T"}, "attention_bias": {2: "T", 3: "PT"},
+               "logits": {1: "T"}, "last_hidden_state": {1: "T"}}
+    for name in inputs[3:]:
+        dynamic[name] = {1: "P"}
+    for name in outputs[2:]:
+        dynamic[name] = {1: "T"}
+    _export(_TargetExport(model), example_target_inputs(model), path, inputs, outputs, dynamic)
+
+
+def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
+                          dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=False)
+
+
+# ---- draft ---------------------------------------------------------------------------------------------
+DRAFT_INPUTS = ["hidden_states", "past_context.key", "past_context.value", "tokens"]
+DRAFT_OUTPUTS = ["present_context.key", "present_context.value", "draft_tokens", "draft_logprobs"]
+
+
+class _DraftExport(nn.Module):
+    def __init__(self, draft):
+        super().__init__()
+        self.draft = draft
+
+    def forward(self, hidden_states, past_k, past_v, tokens):
+        return self.draft.forward_draft(hidden_states, past_k, past_v, tokens)
+
+
+def export_draft(draft, path: Path) -> None:
+    """Draft (`draft.onnx`):
+      inputs   hidden_states [1,N,D] (target last_hidden_state of newly verified positions P..P+N-1),
+               past_context.key / .value [1,P,H,Dh], tokens int64 [1,3] (two last verified tokens, then the root)
+      outputs  present_context.key / .value [1,N,H,Dh], draft_tokens int64 [1,K,top_k], draft_logprobs [1,K,top_k]
+    """
+    draft.eval()
+    cfg = draft.cfg
+    args = (torch.randn(1, 3, cfg.d_model), torch.randn(1, 2, cfg.n_heads, cfg.head_dim),
+            torch.randn(1, 2, cfg.n_heads, cfg.head_dim), torch.zeros(1, 3, dtype=torch.int64))
+    dynamic = {"hidden_states": {1: "N"}, "past_context.key": {1: "P"}, "past_context.value": {1: "P"},
+               "present_context.key": {1: "N"}, "present_context.value": {1: "N"}}
+    _export(_DraftExport(draft), args, path, DRAFT_INPUTS, DRAFT_OUTPUTS, dynamic)
+    _pin_output_dims(path, {"draft_tokens": [1, cfg.n_steps, cfg.top_k], "draft_logprobs": [1, cfg.n_steps, cfg.top_k]})
+
+
+def _pin_output_dims(path: Path, shapes: dict[str, list[int]]) -> None:
+    """The tracer leaves some static output dims symbolic; write them in so validators can read them."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for out in model.graph.output:
+        if out.name in shapes:
+            for dim, value in zip(out.type.tensor_type.shape.dim, shapes[out.name]):
+                dim.Clear()
+                dim.dim_value = value
+    onnx.save(model, str(path))

@@ -1,0 +1,36 @@
+"""A tiny random-weight package for fast engine tests (well under 2 MB), regenerable with one command:
+`python -m chimera_train fixture`. Weights are random but seeded, and the embedding is scaled up so
+logits have clear margins: greedy decoding is then stable, which the losslessness tests rely on."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .draft import DraftConfig, build_draft
+from .export import export_draft, export_target
+from .model import TargetConfig, TargetLM
+from .package import assemble
+from .tokenizer import load_tokenizer, special_token_table
+
+FIXTURE_TARGET = dict(d_model=16, n_layers=2, n_heads=2, d_ff=32, max_seq_len=1024)
+
+
+def build_fixture(tokenizer_path: Path, out: Path, seed: int = 0) -> dict:
+    tok = load_tokenizer(tokenizer_path)
+    cfg = TargetConfig(vocab_size=tok.get_vocab_size(), **FIXTURE_TARGET)
+    torch.manual_seed(seed)
+    target = TargetLM(cfg).eval()
+    with torch.no_grad():
+        target.embed.weight.mul_(40)
+    dcfg = DraftConfig.for_target(cfg, n_steps=4, top_k=4)
+    draft = build_draft(target, dcfg, torch.arange(cfg.vocab_size)).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        t_path, d_path = Path(tmp) / "target.onnx", Path(tmp) / "draft.onnx"
+        export_target(target, t_path)
+        export_draft(draft, d_path)
+        return assemble(out, tokenizer=tokenizer_path, target_onnx=t_path, draft_onnx=d_path,
+                        name="chimera-test-fixture", family="chimera-tiny", target_cfg=cfg.to_dict(),
+                        draft_cfg=dcfg.to_dict(), special=special_token_table(tok), tree=None,
+                        metrics={"note": "random weights, for tests only"})
