@@ -1,7 +1,7 @@
 """Turn corpus documents into training token streams: plain code, fill-in-the-middle, and chat samples.
 
 The layouts here are the ones the engine's template registry uses at inference time (see templates.py):
-a file header `<|file|>path\\n`, FIM in prefix-suffix-middle order, and `<|user|>`/`<|assistant|>` turns
+a file header `<|file|>path\\n`, FIM in suffix-prefix-middle order, and `<|user|>`/`<|assistant|>` turns
 closed by `<|end|>`. Each piece of text is encoded on its own so that byte boundaries match inference,
 where the editor's prefix and suffix are also encoded separately.
 """

@@ -2,8 +2,9 @@
 
 Target (`target.onnx`), all float32 unless noted:
   inputs   input_ids int64 [1,T], position_ids int64 [1,T], attention_bias [1,1,T,P+T] (additive 0/-inf),
+           logits_to_keep int64 [1] (K: logits only for the last K tokens; a prefill needs 1),
            past_key_values.{i}.key / .value [1,P,H,Dh] (sequence-major, P may be 0)
-  outputs  logits [1,T,V], last_hidden_state [1,T,D], present.{i}.key / .value [1,T,H,Dh] (new entries only)
+  outputs  logits [1,K,V], last_hidden_state [1,T,D], present.{i}.key / .value [1,T,H,Dh] (new entries only)
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ OPSET = 17
 
 
 def target_input_names(n_layers: int) -> list[str]:
-    names = ["input_ids", "position_ids", "attention_bias"]
+    names = ["input_ids", "position_ids", "attention_bias", "logits_to_keep"]
     for i in range(n_layers):
         names += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
     return names
@@ -37,11 +38,14 @@ class _TargetExport(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, position_ids, attention_bias, *past_flat):
+    def forward(self, input_ids, position_ids, attention_bias, logits_to_keep, *past_flat):
         past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
-        logits, hidden, new_kv = self.model.forward_cached(input_ids, position_ids, attention_bias, past)
+        hidden, new_kv = self.model.hidden_cached(input_ids, position_ids, attention_bias, past)
+        # A prefill needs the next-token logits of its last position only; skipping the LM head for the
+        # rest saves a large share of its time and a [T, V] output copy.
+        kept = hidden[:, hidden.shape[1] - logits_to_keep[0]:]
         flat = [t for kv in new_kv for t in kv]
-        return (logits, hidden, *flat)
+        return (self.model.lm_head(kept), hidden, *flat)
 
 
 def causal_bias(t: int, p: int) -> torch.Tensor:
@@ -58,7 +62,7 @@ def example_target_inputs(model: TargetLM, t: int = 3, p: int = 2) -> tuple:
     past = []
     for _ in range(cfg.n_layers):
         past += [torch.randn(1, p, cfg.n_heads, cfg.head_dim), torch.randn(1, p, cfg.n_heads, cfg.head_dim)]
-    return (ids, pos, causal_bias(t, p), *past)
+    return (ids, pos, causal_bias(t, p), torch.tensor([t]), *past)
 
 
 def export_target(model: TargetLM, path: Path) -> None:
@@ -66,8 +70,8 @@ def export_target(model: TargetLM, path: Path) -> None:
     n = model.cfg.n_layers
     inputs, outputs = target_input_names(n), target_output_names(n)
     dynamic = {"input_ids": {1: "T"}, "position_ids": {1: "T"}, "attention_bias": {2: "T", 3: "PT"},
-               "logits": {1: "T"}, "last_hidden_state": {1: "T"}}
-    for name in inputs[3:]:
+               "logits": {1: "K"}, "last_hidden_state": {1: "T"}}
+    for name in inputs[4:]:
         dynamic[name] = {1: "P"}
     for name in outputs[2:]:
         dynamic[name] = {1: "T"}

@@ -137,7 +137,12 @@ class TargetLM(nn.Module):
         return self.lm_head(hidden), hidden
 
     def forward_cached(self, input_ids, position_ids, attention_bias, past: list[tuple[torch.Tensor, torch.Tensor]]):
-        """Export path. Returns logits, last_hidden_state and [(new_k, new_v)] per layer ([B, T, H, Dh])."""
+        """Returns logits, last_hidden_state and [(new_k, new_v)] per layer ([B, T, H, Dh])."""
+        hidden, new_kv = self.hidden_cached(input_ids, position_ids, attention_bias, past)
+        return self.lm_head(hidden), hidden, new_kv
+
+    def hidden_cached(self, input_ids, position_ids, attention_bias, past: list[tuple[torch.Tensor, torch.Tensor]]):
+        """Export path: last_hidden_state and the new keys/values, for a block on a sequence-major cache."""
         cos, sin = rope_cos_sin(position_ids, self.cfg.head_dim, self.cfg.rope_theta)
         x = self.embed(input_ids)
         new_kv = []
@@ -146,8 +151,7 @@ class TargetLM(nn.Module):
             x = x + y
             x = x + block.mlp(block.mlp_norm(x))
             new_kv.append((k, v))
-        hidden = self.final_norm(x)
-        return self.lm_head(hidden), hidden, new_kv
+        return self.final_norm(x), new_kv
 
 
 def count_params(model: nn.Module) -> int:

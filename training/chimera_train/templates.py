@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+# Suffix-prefix-middle order (Bavarian et al. 2022, "SPM"): the text before the cursor comes last, so while
+# someone types, consecutive prompts share everything up to the cursor and the engine's prompt-prefix
+# cache skips re-reading the suffix. (In prefix-suffix-middle order every keystroke invalidates it.)
 FIM_TEMPLATE = {
-    "order": "psm",
+    "order": "spm",
     "file_header": "<|file|>{path}\n",
-    "layout": "{file_header}<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
+    "layout": "{file_header}<|fim_prefix|><|fim_suffix|>{suffix}<|fim_middle|>{prefix}",
     "stop": ["<|endoftext|>", "<|file|>", "<|fim_prefix|>"],
 }
 
@@ -35,7 +38,8 @@ class TextEncoder(Protocol):
 
 
 def fim_ids(sp: dict[str, int], header: list[int], prefix: list[int], suffix: list[int]) -> list[int]:
-    return header + [sp["fim_prefix"], *prefix, sp["fim_suffix"], *suffix, sp["fim_middle"]]
+    """The FIM prompt in SPM order; the middle follows it directly, then <|endoftext|>."""
+    return header + [sp["fim_prefix"], sp["fim_suffix"], *suffix, sp["fim_middle"], *prefix]
 
 
 def chat_ids(enc: TextEncoder, messages: list[tuple[str, str]]) -> list[int]:

@@ -44,9 +44,10 @@ def test_fim_document_layout(tokenizer_path):  # noqa: F811
     sp = enc.ids
     assert stream[0] == sp["file"]
     i_pre, i_suf, i_mid = stream.index(sp["fim_prefix"]), stream.index(sp["fim_suffix"]), stream.index(sp["fim_middle"])
-    assert i_pre < i_suf < i_mid and stream[-1] == sp["eot"]
-    decoded = enc.tok.decode(stream[i_pre + 1:i_suf]) + enc.tok.decode(stream[i_mid + 1:-1]) + enc.tok.decode(stream[i_suf + 1:i_mid])
-    assert decoded == PY
+    assert i_pre + 1 == i_suf < i_mid and stream[-1] == sp["eot"]  # SPM: suffix first, prefix then middle
+    suffix = enc.tok.decode(stream[i_suf + 1:i_mid])
+    prefix_and_middle = enc.tok.decode(stream[i_mid + 1:-1])
+    assert prefix_and_middle + suffix == PY
 
 
 def test_chat_samples_from_python_and_js():

@@ -17,8 +17,9 @@ def target_session(tiny_target, tmp_path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def run_target(session, cfg, ids, positions, bias, past):
-    feeds = {"input_ids": ids.numpy(), "position_ids": positions.numpy(), "attention_bias": bias.numpy()}
+def run_target(session, cfg, ids, positions, bias, past, keep=None):
+    feeds = {"input_ids": ids.numpy(), "position_ids": positions.numpy(), "attention_bias": bias.numpy(),
+             "logits_to_keep": np.array([keep or ids.shape[1]], dtype=np.int64)}
     for i, (k, v) in enumerate(past):
         feeds[f"past_key_values.{i}.key"] = k.numpy()
         feeds[f"past_key_values.{i}.value"] = v.numpy()
@@ -48,6 +49,15 @@ def test_prefill_and_decode_match_torch(target_session, tiny_target):
                                              causal_bias(1, 7), kv)
     assert torch.allclose(step_logits[0, 0], ref_logits[0, 7], atol=TOL)
     assert torch.allclose(step_hidden[0, 0], ref_hidden[0, 7], atol=TOL)
+
+
+def test_logits_to_keep_returns_the_last_rows(target_session, tiny_target):
+    cfg = tiny_target.cfg
+    ids = torch.randint(0, cfg.vocab_size, (1, 6))
+    full, hidden, _ = run_target(target_session, cfg, ids, torch.arange(6)[None], causal_bias(6, 0), empty_past(cfg))
+    last, hidden1, _ = run_target(target_session, cfg, ids, torch.arange(6)[None], causal_bias(6, 0), empty_past(cfg), keep=1)
+    assert last.shape == (1, 1, cfg.vocab_size) and hidden1.shape == hidden.shape
+    assert torch.allclose(last[0, 0], full[0, -1], atol=TOL)
 
 
 def test_tree_block_matches_each_path_decoded_alone(target_session, tiny_target):
