@@ -1,47 +1,200 @@
 /**
  * Pure argument parsing for the `chimera` command line, kept apart from main.ts so unit tests can
- * cover it without spawning a process.
+ * cover it without spawning a process. Every mistake becomes a usage error with a clear message.
  */
+import type { DecodingMode } from '../core/decoder';
+import type { DeviceRequest } from '../core/session';
 
-/** Subcommands that are planned and documented but not built yet; each names the issue that adds it. */
-export const PLANNED_COMMANDS: Readonly<Record<string, string>> = {
-  generate: 'the decoding core',
-  bench: 'the benchmark tooling',
-  serve: 'the engine server',
-};
+export const MODES: readonly DecodingMode[] = ['autoregressive', 'chimera', 'ngram'];
+const DEVICES: readonly DeviceRequest[] = ['auto', 'gpu', 'cpu'];
+
+export interface GenerateArgs {
+  model?: string;
+  prompt?: string;
+  promptFile?: string;
+  suffixFile?: string;
+  chat: boolean;
+  maxTokens: number;
+  mode: DecodingMode;
+  temperature: number;
+  seed: number;
+  device: DeviceRequest;
+  json: boolean;
+}
+
+export interface BenchArgs {
+  model?: string;
+  prompts: string;
+  modes: DecodingMode[];
+  maxTokens: number;
+  device: DeviceRequest;
+  json: boolean;
+  repeat: number;
+}
+
+export interface ServeArgs {
+  model?: string;
+  port: number;
+  device: DeviceRequest;
+}
 
 export type CliAction =
   | { kind: 'version' }
   | { kind: 'help' }
-  /** A usage error: print `message` and the exit code 2. */
+  | { kind: 'generate'; args: GenerateArgs }
+  | { kind: 'bench'; args: BenchArgs }
+  | { kind: 'serve'; args: ServeArgs }
+  /** A usage error: print `message` and exit with code 2. */
   | { kind: 'usage-error'; message: string };
 
 export const HELP_TEXT = `Usage: chimera <command> [options]
 
 Local code model engine of Chimera Code (runs offline, sends nothing anywhere).
 
+Commands:
+  generate   Generate text with a model package and stream it to stdout.
+               --model DIR          package folder (default: the bundled model)
+               --prompt TEXT | --prompt-file F
+               --suffix-file F      fill in the middle between the prompt and this suffix
+               --chat               wrap the prompt as a chat message
+               --max-tokens N       (default 128)
+               --mode autoregressive|chimera|ngram   (default chimera, or ngram without a draft)
+               --temperature T      (default 0: greedy)   --seed S (default 0)
+               --device auto|gpu|cpu (default auto)     --json   print text and statistics as JSON
+  bench      Compare decoding modes on the same prompts in one process; prints JSON.
+               --model DIR  --prompts FILE.jsonl ({"prompt": ..., "suffix"?: ...} per line)
+               --modes autoregressive,chimera,ngram  --max-tokens N (default 128)
+               --device auto|gpu|cpu  --repeat N (runs per prompt, default 1)  --json
+  serve      OpenAI-compatible HTTP API on 127.0.0.1.
+               --port P (default 8012)  --model DIR  --device auto|gpu|cpu
+
 Options:
   -h, --help       Show this help.
   -v, --version    Print the version.
-
-Commands (coming in later builds):
-  generate         Generate text from a prompt with a local model package.
-  bench            Compare autoregressive, n-gram and Chimera decoding speed (JSON output).
-  serve            Run the engine server on stdio.
 `;
 
+type Flags = Map<string, string | true>;
+const BOOLEAN_FLAGS = new Set(['json', 'chat']);
+
+function readFlags(argv: readonly string[]): Flags | string {
+  const flags: Flags = new Map();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) return `unexpected argument '${arg}'`;
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (BOOLEAN_FLAGS.has(name)) {
+      flags.set(name, true);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) return `--${name} needs a value`;
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+class UsageError extends Error {}
+
+function take(flags: Flags, name: string): string | undefined {
+  const v = flags.get(name);
+  flags.delete(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+function number(flags: Flags, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
+  const raw = take(flags, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${rule} (got '${raw}')`);
+  return n;
+}
+
+function oneOf<T extends string>(flags: Flags, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = take(flags, name);
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got '${raw}')`);
+  return raw as T;
+}
+
+function bool(flags: Flags, name: string): boolean {
+  const v = flags.get(name) === true;
+  flags.delete(name);
+  return v;
+}
+
+function rejectLeftovers(flags: Flags, command: string): void {
+  const [first] = flags.keys();
+  if (first !== undefined) throw new UsageError(`unknown option --${first} for '${command}'`);
+}
+
+const isPositiveInt = (n: number) => Number.isInteger(n) && n > 0;
+
+function parseGenerate(flags: Flags): GenerateArgs {
+  const args: GenerateArgs = {
+    model: take(flags, 'model'),
+    prompt: take(flags, 'prompt'),
+    promptFile: take(flags, 'prompt-file'),
+    suffixFile: take(flags, 'suffix-file'),
+    chat: bool(flags, 'chat'),
+    maxTokens: number(flags, 'max-tokens', 128, isPositiveInt, 'a positive integer'),
+    mode: oneOf(flags, 'mode', MODES, 'chimera'),
+    temperature: number(flags, 'temperature', 0, (n) => n >= 0 && n <= 2, 'between 0 and 2'),
+    seed: number(flags, 'seed', 0, Number.isInteger, 'an integer'),
+    device: oneOf(flags, 'device', DEVICES, 'auto'),
+    json: bool(flags, 'json'),
+  };
+  rejectLeftovers(flags, 'generate');
+  if ((args.prompt === undefined) === (args.promptFile === undefined)) throw new UsageError('generate needs exactly one of --prompt TEXT or --prompt-file F');
+  if (args.chat && args.suffixFile) throw new UsageError('--chat and --suffix-file cannot be combined');
+  return args;
+}
+
+function parseBench(flags: Flags): BenchArgs {
+  const prompts = take(flags, 'prompts');
+  const modesRaw = take(flags, 'modes') ?? MODES.join(',');
+  const modes = modesRaw.split(',').map((m) => m.trim());
+  const bad = modes.find((m) => !MODES.includes(m as DecodingMode));
+  if (bad !== undefined) throw new UsageError(`--modes takes a comma-separated list of ${MODES.join(', ')} (got '${bad}')`);
+  const args: BenchArgs = {
+    model: take(flags, 'model'),
+    prompts: prompts ?? '',
+    modes: [...new Set(modes as DecodingMode[])],
+    maxTokens: number(flags, 'max-tokens', 128, isPositiveInt, 'a positive integer'),
+    device: oneOf(flags, 'device', DEVICES, 'auto'),
+    json: bool(flags, 'json'),
+    repeat: number(flags, 'repeat', 1, isPositiveInt, 'a positive integer'),
+  };
+  rejectLeftovers(flags, 'bench');
+  if (prompts === undefined) throw new UsageError('bench needs --prompts FILE.jsonl');
+  return args;
+}
+
+function parseServe(flags: Flags): ServeArgs {
+  const args: ServeArgs = {
+    model: take(flags, 'model'),
+    port: number(flags, 'port', 8012, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number'),
+    device: oneOf(flags, 'device', DEVICES, 'auto'),
+  };
+  rejectLeftovers(flags, 'serve');
+  return args;
+}
+
 export function parseArgs(argv: readonly string[]): CliAction {
-  const [first] = argv;
+  const [first, ...rest] = argv;
   if (first === undefined) return { kind: 'usage-error', message: 'no command given.' };
   if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
   if (first === '--version' || first === '-v') return { kind: 'version' };
-  const comingWith = PLANNED_COMMANDS[first];
-  if (comingWith !== undefined) {
-    return {
-      kind: 'usage-error',
-      message: `'${first}' is not available yet in this build (it arrives with ${comingWith}).`,
-    };
+  const parsers = { generate: parseGenerate, bench: parseBench, serve: parseServe } as const;
+  if (!(first in parsers)) {
+    return { kind: 'usage-error', message: first.startsWith('-') ? `unknown option '${first}'.` : `unknown command '${first}'.` };
   }
-  if (first.startsWith('-')) return { kind: 'usage-error', message: `unknown option '${first}'.` };
-  return { kind: 'usage-error', message: `unknown command '${first}'.` };
+  const flags = readFlags(rest);
+  if (typeof flags === 'string') return { kind: 'usage-error', message: flags };
+  try {
+    const command = first as keyof typeof parsers;
+    return { kind: command, args: parsers[command](flags) } as CliAction;
+  } catch (err) {
+    if (err instanceof UsageError) return { kind: 'usage-error', message: err.message };
+    throw err;
+  }
 }

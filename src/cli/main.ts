@@ -1,20 +1,36 @@
 /** Entry point of the `chimera` command line (dist/cli.js). */
 import { VERSION } from '../core/version';
 import { HELP_TEXT, parseArgs } from './args';
+import { runBench } from './bench';
+import { runGenerate } from './generate';
+import { runServe } from './serve';
 
 /** Exit code for usage errors, following the common shell convention. */
 const EXIT_USAGE = 2;
 
-const action = parseArgs(process.argv.slice(2));
-switch (action.kind) {
-  case 'version':
-    process.stdout.write(`${VERSION}\n`);
-    break;
-  case 'help':
-    process.stdout.write(HELP_TEXT);
-    break;
-  case 'usage-error':
-    process.stderr.write(`chimera: error: ${action.message}\nRun 'chimera --help' for usage.\n`);
-    process.exitCode = EXIT_USAGE;
-    break;
+async function main(): Promise<void> {
+  const action = parseArgs(process.argv.slice(2));
+  switch (action.kind) {
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return;
+    case 'help':
+      process.stdout.write(HELP_TEXT);
+      return;
+    case 'usage-error':
+      process.stderr.write(`chimera: error: ${action.message}\nRun 'chimera --help' for usage.\n`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    case 'generate':
+      return runGenerate(action.args);
+    case 'bench':
+      return runBench(action.args);
+    case 'serve':
+      return runServe(action.args);
+  }
 }
+
+main().catch((err: unknown) => {
+  process.stderr.write(`chimera: error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,54 +1,18 @@
 /**
- * Writes a tiny real ONNX model (Y = A + B over float vectors of any length) without Python.
- * The engine tier uses it to prove that onnxruntime-node can load and run a model in a real
- * process before the model toolkit produces real packages. ONNX files are protobuf messages, so a
- * few lines of protobuf encoding (field numbers from onnx/onnx.proto) are all that is needed.
+ * A tiny real ONNX model (Y = A + B over float vectors of any length), written without Python by the
+ * engine's own ONNX writer. The engine tier uses it to prove onnxruntime-node loads and runs a model in
+ * a real process, independent of any model package.
  */
-
-type Field = [fieldNumber: number, value: number | string | Uint8Array];
-
-function varint(value: number): number[] {
-  const bytes: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return bytes;
-}
-
-/** Encodes one message; numbers become varints (wire type 0), strings and bytes length-delimited (wire type 2). */
-function message(...fields: Field[]): Uint8Array {
-  const out: number[] = [];
-  for (const [field, value] of fields) {
-    if (typeof value === 'number') {
-      out.push(...varint(field << 3), ...varint(value));
-    } else {
-      const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value;
-      out.push(...varint((field << 3) | 2), ...varint(bytes.length), ...bytes);
-    }
-  }
-  return Uint8Array.from(out);
-}
-
-const FLOAT = 1;
-
-/** ValueInfoProto for a float tensor of shape [n], with n symbolic. */
-function floatVector(name: string): Uint8Array {
-  const dim = message([2, 'n']); // Dimension.dim_param
-  const shape = message([1, dim]); // TensorShapeProto.dim
-  const tensorType = message([1, FLOAT], [2, shape]); // TypeProto.Tensor elem_type, shape
-  const type = message([1, tensorType]); // TypeProto.tensor_type
-  return message([1, name], [2, type]); // ValueInfoProto name, type
-}
+import { ElemType, model, node, valueInfo } from '../../src/core/onnxGraph';
 
 /** The bytes of an ONNX model computing `Y = Add(A, B)` (IR version 8, opset 13). */
 export function addModel(): Uint8Array {
-  const node = message([1, 'A'], [1, 'B'], [2, 'Y'], [3, 'add'], [4, 'Add']);
-  const graph = message([1, node], [2, 'add_graph'], [11, floatVector('A')], [11, floatVector('B')], [12, floatVector('Y')]);
-  const opset = message([1, ''], [2, 13]);
-  return message([1, 8], [2, 'chimera-code tests'], [7, graph], [8, opset]);
+  return model({
+    name: 'add_graph',
+    nodes: [node('Add', ['A', 'B'], ['Y'], 'add')],
+    inputs: [valueInfo('A', ElemType.float, ['n']), valueInfo('B', ElemType.float, ['n'])],
+    outputs: [valueInfo('Y', ElemType.float, ['n'])],
+  });
 }
 
 /**

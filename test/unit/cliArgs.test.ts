@@ -1,5 +1,11 @@
 import * as assert from 'node:assert/strict';
-import { HELP_TEXT, parseArgs, PLANNED_COMMANDS } from '../../src/cli/args';
+import { HELP_TEXT, parseArgs } from '../../src/cli/args';
+
+function error(argv: string[]): string {
+  const action = parseArgs(argv);
+  assert.equal(action.kind, 'usage-error', JSON.stringify(action));
+  return action.kind === 'usage-error' ? action.message : '';
+}
 
 describe('cli argument parsing', () => {
   it('recognises the version and help flags', () => {
@@ -7,26 +13,41 @@ describe('cli argument parsing', () => {
     for (const flag of ['--help', '-h', 'help']) assert.deepEqual(parseArgs([flag]), { kind: 'help' });
   });
 
-  it('treats a missing command as a usage error', () => {
-    assert.equal(parseArgs([]).kind, 'usage-error');
+  it('parses generate with defaults', () => {
+    const action = parseArgs(['generate', '--prompt', 'def f(', '--max-tokens', '12', '--json']);
+    assert.deepEqual(action, {
+      kind: 'generate',
+      args: { model: undefined, prompt: 'def f(', promptFile: undefined, suffixFile: undefined, chat: false, maxTokens: 12, mode: 'chimera', temperature: 0, seed: 0, device: 'auto', json: true },
+    });
   });
 
-  it('says that planned commands are not built yet instead of pretending to run them', () => {
-    for (const command of ['generate', 'bench', 'serve']) {
-      const action = parseArgs([command, '--prompt', 'x']);
-      assert.equal(action.kind, 'usage-error');
-      assert.match(action.kind === 'usage-error' ? action.message : '', new RegExp(`'${command}' is not available yet`));
+  it('parses bench mode lists and --flag=value', () => {
+    const action = parseArgs(['bench', '--prompts=p.jsonl', '--modes', 'autoregressive,ngram', '--device', 'cpu']);
+    assert.equal(action.kind, 'bench');
+    if (action.kind === 'bench') {
+      assert.deepEqual(action.args.modes, ['autoregressive', 'ngram']);
+      assert.equal(action.args.prompts, 'p.jsonl');
+      assert.equal(action.args.maxTokens, 128);
     }
   });
 
-  it('names unknown commands and options in the error', () => {
-    const command = parseArgs(['frobnicate']);
-    assert.deepEqual(command, { kind: 'usage-error', message: "unknown command 'frobnicate'." });
-    const option = parseArgs(['--frobnicate']);
-    assert.deepEqual(option, { kind: 'usage-error', message: "unknown option '--frobnicate'." });
+  it('explains bad arguments', () => {
+    assert.equal(error([]), 'no command given.');
+    assert.equal(error(['frobnicate']), "unknown command 'frobnicate'.");
+    assert.equal(error(['--frobnicate']), "unknown option '--frobnicate'.");
+    assert.match(error(['generate']), /exactly one of --prompt/);
+    assert.match(error(['generate', '--prompt', 'x', '--prompt-file', 'y']), /exactly one of --prompt/);
+    assert.match(error(['generate', '--prompt', 'x', '--mode', 'fast']), /--mode must be one of autoregressive, chimera, ngram \(got 'fast'\)/);
+    assert.match(error(['generate', '--prompt', 'x', '--max-tokens', '-3']), /--max-tokens must be a positive integer/);
+    assert.match(error(['generate', '--prompt', 'x', '--temperature', 'hot']), /--temperature must be between 0 and 2/);
+    assert.match(error(['generate', '--prompt', 'x', '--frob', '1']), /unknown option --frob for 'generate'/);
+    assert.match(error(['generate', '--prompt']), /--prompt needs a value/);
+    assert.match(error(['bench']), /bench needs --prompts/);
+    assert.match(error(['bench', '--prompts', 'p', '--modes', 'chimera,turbo']), /got 'turbo'/);
+    assert.match(error(['serve', '--port', '70000']), /--port must be a port number/);
   });
 
-  it('documents every planned command in the help text', () => {
-    for (const command of Object.keys(PLANNED_COMMANDS)) assert.match(HELP_TEXT, new RegExp(`^  ${command}\\b`, 'm'));
+  it('documents every command in the help text', () => {
+    for (const command of ['generate', 'bench', 'serve']) assert.match(HELP_TEXT, new RegExp(`^  ${command}\\b`, 'm'));
   });
 });

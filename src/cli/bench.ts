@@ -1,0 +1,144 @@
+/**
+ * `chimera bench`: every mode on the same prompts in one process, after a warm-up, printing JSON.
+ * Modes are interleaved prompt by prompt, so background load affects them alike, and the caches are
+ * cleared before each run, so no mode profits from another's prefix.
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { DecodingSession, type DecodingMode, type GenerationResult } from '../core/decoder';
+import type { LoadedModel } from '../core/model';
+import { defaultThreads } from '../core/session';
+import { TemplateRegistry } from '../core/templates';
+import type { BenchArgs } from './args';
+import { openModel, readArgFile } from './common';
+
+interface BenchPrompt {
+  tokens: number[];
+  stopIds?: number[];
+}
+
+interface ModeTotals {
+  runs: number;
+  generatedTokens: number;
+  decodedTokens: number;
+  steps: number;
+  drafted: number;
+  accepted: number;
+  decodeMs: number;
+  totalMs: number;
+  firstTokenMs: number;
+  identicalToAutoregressive: number;
+}
+
+export async function loadBenchPrompts(path: string, model: LoadedModel, maxTokens: number): Promise<BenchPrompt[]> {
+  const templates = new TemplateRegistry(model.manifest, model.tokenizer);
+  const budget = model.manifest.model.max_context - maxTokens - 32;
+  const lines = (await readArgFile(path, 'prompts file')).split('\n').filter((l) => l.trim().length > 0);
+  if (lines.length === 0) throw new Error(`prompts file ${path} has no prompts`);
+  return lines.map((line, i) => {
+    let row: { prompt?: unknown; suffix?: unknown };
+    try {
+      row = JSON.parse(line) as typeof row;
+    } catch {
+      throw new Error(`${path}:${i + 1}: not valid JSON`);
+    }
+    if (typeof row.prompt !== 'string') throw new Error(`${path}:${i + 1}: needs a "prompt" string`);
+    if (typeof row.suffix === 'string') {
+      return { tokens: templates.fim({ prefix: row.prompt, suffix: row.suffix }, budget).tokens, stopIds: templates.stopTokenIds('fim') };
+    }
+    return { tokens: model.tokenizer.encode(row.prompt) };
+  });
+}
+
+async function runOnce(session: DecodingSession, prompt: BenchPrompt, mode: DecodingMode, maxTokens: number): Promise<GenerationResult> {
+  await session.clear();
+  const stream = session.generate({ prompt: prompt.tokens, maxTokens, mode, stopTokenIds: prompt.stopIds });
+  for (;;) {
+    const next = await stream.next();
+    if (next.done) return next.value;
+  }
+}
+
+function emptyTotals(): ModeTotals {
+  return { runs: 0, generatedTokens: 0, decodedTokens: 0, steps: 0, drafted: 0, accepted: 0, decodeMs: 0, totalMs: 0, firstTokenMs: 0, identicalToAutoregressive: 0 };
+}
+
+function add(t: ModeTotals, r: GenerationResult, identical: boolean): void {
+  t.runs += 1;
+  t.generatedTokens += r.stats.generatedTokens;
+  t.decodedTokens += Math.max(0, r.stats.generatedTokens - 1);
+  t.steps += r.stats.steps;
+  t.drafted += r.stats.drafted;
+  t.accepted += r.stats.accepted;
+  t.decodeMs += r.stats.decodeMs;
+  t.totalMs += r.stats.totalMs;
+  t.firstTokenMs += r.stats.firstTokenMs;
+  if (identical) t.identicalToAutoregressive += 1;
+}
+
+function summarise(t: ModeTotals, baseline: ModeTotals | undefined) {
+  const tps = t.decodeMs > 0 ? (t.decodedTokens * 1000) / t.decodeMs : 0;
+  const baseTps = baseline && baseline.decodeMs > 0 ? (baseline.decodedTokens * 1000) / baseline.decodeMs : 0;
+  return {
+    runs: t.runs,
+    tokensPerSecond: round(tps),
+    meanAcceptedLength: round(t.steps > 0 ? (t.accepted + t.steps) / t.steps : 0),
+    acceptedDraftTokensPerStep: round(t.steps > 0 ? t.accepted / t.steps : 0),
+    draftedTokensPerStep: round(t.steps > 0 ? t.drafted / t.steps : 0),
+    msPerStep: round(t.steps > 0 ? t.decodeMs / t.steps : 0),
+    generatedTokens: t.generatedTokens,
+    totalMs: round(t.totalMs),
+    decodeMs: round(t.decodeMs),
+    meanFirstTokenMs: round(t.runs > 0 ? t.firstTokenMs / t.runs : 0),
+    identicalToAutoregressive: baseline ? `${t.identicalToAutoregressive}/${t.runs}` : null,
+    speedupVsAutoregressive: baseTps > 0 ? round(tps / baseTps) : null,
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+export async function runBench(args: BenchArgs): Promise<void> {
+  const model = await openModel(args.model, args.device);
+  const session = await DecodingSession.create(model);
+  try {
+    const modes = args.modes.filter((m) => m !== 'chimera' || session.hasDraft);
+    if (modes.length < args.modes.length) process.stderr.write(`chimera: warn: ${model.manifest.name} has no Chimera draft; skipping the chimera mode\n`);
+    const prompts = await loadBenchPrompts(args.prompts, model, args.maxTokens);
+    for (const mode of modes) await runOnce(session, prompts[0]!, mode, Math.min(16, args.maxTokens)); // warm-up
+    const totals = new Map(modes.map((m) => [m, emptyTotals()]));
+    for (const prompt of prompts) {
+      for (let r = 0; r < args.repeat; r++) {
+        const outputs = new Map<DecodingMode, number[]>();
+        for (const mode of modes) {
+          const result = await runOnce(session, prompt, mode, args.maxTokens);
+          outputs.set(mode, result.tokens);
+          const reference = outputs.get('autoregressive');
+          add(totals.get(mode)!, result, reference !== undefined && sameTokens(reference, result.tokens));
+        }
+      }
+    }
+    const baseline = totals.get('autoregressive');
+    const report = {
+      model: model.manifest.name,
+      device: model.device.kind,
+      deviceReason: model.device.reason,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism(),
+      threads: defaultThreads(),
+      prompts: prompts.length,
+      repeat: args.repeat,
+      maxTokens: args.maxTokens,
+      greedy: true,
+      modes: Object.fromEntries(modes.map((m) => [m, summarise(totals.get(m)!, m === 'autoregressive' ? undefined : baseline)])),
+    };
+    process.stdout.write(JSON.stringify(report, null, args.json ? 2 : 2) + '\n');
+  } finally {
+    session.dispose();
+    await model.dispose();
+  }
+}
+
+function sameTokens(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
+}

@@ -1,0 +1,242 @@
+/**
+ * The decoding loop. One loop serves every mode; a mode only decides what the tree may hold:
+ * - autoregressive: the root alone (one token per target pass);
+ * - ngram: the root plus prompt-lookup chains;
+ * - chimera: the root plus the draft's static tree plus prompt-lookup chains.
+ *
+ * A DecodingSession owns the target's and the draft's KV caches and remembers which tokens they hold,
+ * so the next request reuses the longest common prefix (the main latency lever for inline completion).
+ */
+import { AbortError, throwIfAborted } from './errors';
+import { Emitter, type FinishReason } from './emitter';
+import type { LoadedModel } from './model';
+import { DEFAULT_NGRAM, type NgramOptions } from './ngram';
+import { createCache, disposeDeviceOutputs, DraftRunner, TargetRunner } from './runner';
+import { GREEDY, Rng, top2Margin, type SamplingParams } from './sampling';
+import { accept, chooseFirst, gatherRows, proposeTree } from './step';
+import { draftTreeFromPaths, ShapeCache, type DraftTree } from './tree';
+import { newStats, finishStats, type GenerationStats } from './stats';
+
+export type DecodingMode = 'autoregressive' | 'chimera' | 'ngram';
+
+export interface GenerateRequest {
+  prompt: readonly number[];
+  maxTokens: number;
+  mode?: DecodingMode;
+  sampling?: SamplingParams;
+  seed?: number;
+  /** Defaults to the manifest's stop tokens. */
+  stopTokenIds?: readonly number[];
+  stopStrings?: readonly string[];
+  signal?: AbortSignal;
+  /** Record the top-2 logit margin of each generated token (autoregressive mode only; for tests). */
+  recordMargins?: boolean;
+}
+
+export interface GenerationResult {
+  text: string;
+  tokens: number[];
+  finishReason: FinishReason;
+  stats: GenerationStats;
+  margins?: number[];
+}
+
+export interface SessionOptions {
+  /** Most tree nodes per verification step, root included. */
+  treeBudget?: number;
+  ngram?: NgramOptions;
+  /** Tokens per prefill chunk; cancellation is checked between chunks. */
+  prefillChunk?: number;
+}
+
+const PREFILL_CHUNK = 256;
+
+export class DecodingSession {
+  private readonly shapes = new ShapeCache();
+  private readonly draftTree: DraftTree | null;
+  private readonly treeBudget: number;
+  private readonly ngram: NgramOptions;
+  private readonly prefillChunk: number;
+  /** Tokens whose rows the caches hold, in order. */
+  private cached: number[] = [];
+
+  private constructor(
+    readonly model: LoadedModel,
+    private readonly target: TargetRunner,
+    private readonly draft: DraftRunner | null,
+    options: SessionOptions,
+  ) {
+    const m = model.manifest;
+    this.draftTree = m.draft && m.tree ? draftTreeFromPaths(m.tree.paths, m.draft.n_steps, m.draft.top_k) : null;
+    this.treeBudget = options.treeBudget ?? 16;
+    this.ngram = options.ngram ?? DEFAULT_NGRAM;
+    this.prefillChunk = options.prefillChunk ?? PREFILL_CHUNK;
+  }
+
+  static async create(model: LoadedModel, options: SessionOptions = {}): Promise<DecodingSession> {
+    const capacity = model.manifest.model.max_context;
+    const dims = { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model };
+    const targetCache = await createCache(model, TargetRunner.layout(model, capacity));
+    let draft: DraftRunner | null = null;
+    if (model.draft) draft = new DraftRunner(model.draft, await createCache(model, DraftRunner.layout(model, capacity)), dims.width);
+    return new DecodingSession(model, new TargetRunner(model.target, targetCache, dims), draft, options);
+  }
+
+  get hasDraft(): boolean {
+    return this.draft !== null;
+  }
+
+  /** Tokens currently held by the caches (for tests and diagnostics). */
+  get cachedTokens(): readonly number[] {
+    return this.cached;
+  }
+
+  dispose(): void {
+    this.target.cache.dispose();
+    this.draft?.cache.dispose();
+    this.cached = [];
+  }
+
+  /** Streams text deltas; the generator's return value is the complete result. */
+  async *generate(req: GenerateRequest): AsyncGenerator<string, GenerationResult> {
+    const mode = req.mode ?? 'chimera';
+    if (mode === 'chimera' && !this.draft) throw new Error(`the model ${this.model.manifest.name} has no Chimera draft; use the ngram or autoregressive mode`);
+    try {
+      return yield* this.run(req, mode);
+    } catch (err) {
+      // Cancellation lands between steps, where the caches agree; any other failure may have left them
+      // out of step with each other, so the next request starts clean.
+      if (!(err instanceof AbortError)) await this.reset();
+      throw err;
+    }
+  }
+
+  /** Forgets the cached prefix, so the next request starts cold (benchmarks use this for fairness). */
+  async clear(): Promise<void> {
+    await this.reset();
+  }
+
+  private async reset(): Promise<void> {
+    await this.target.cache.truncate(0);
+    await this.draft?.cache.truncate(0);
+    this.cached = [];
+  }
+
+  private async *run(req: GenerateRequest, mode: DecodingMode): AsyncGenerator<string, GenerationResult> {
+    const m = this.model.manifest;
+    const sampling = req.sampling ?? GREEDY;
+    const rng = new Rng(req.seed ?? 0);
+    const stats = newStats(mode);
+    const capacity = this.target.cache.capacity;
+    const prompt = fitPrompt(req.prompt, req.maxTokens, capacity, this.treeBudget);
+    stats.truncatedPrompt = prompt.length < req.prompt.length;
+    const maxTokens = Math.max(0, Math.min(req.maxTokens, capacity - this.treeBudget - prompt.length));
+    const emitter = new Emitter(this.model.tokenizer, req.stopTokenIds ?? m.stop_token_ids, req.stopStrings ?? [], maxTokens);
+    const margins: number[] | undefined = req.recordMargins ? [] : undefined;
+    const useDraft = mode === 'chimera' && this.draft !== null;
+
+    const prefill = await this.prefill(prompt, useDraft, req.signal, stats).catch((err: unknown) => {
+      if (err instanceof AbortError) stats.cancelled = true;
+      throw err;
+    });
+    let root = chooseFirst(prefill.logits, this.target.vocab, sampling, rng);
+    margins?.push(top2Margin(prefill.logits, 0, this.target.vocab));
+    stats.firstTokenMs = performance.now() - stats.startedAt;
+    let pendingHidden = prefill.hidden;
+    const history = mode === 'autoregressive' ? null : [...prompt];
+    history?.push(root);
+    let delta = emitter.push([root]);
+    if (delta) yield delta;
+
+    while (!emitter.done) {
+      if (req.signal?.aborted) {
+        stats.cancelled = true;
+        throw new AbortError();
+      }
+      const stepStart = performance.now();
+      const proposal = useDraft ? await this.draft!.propose(pendingHidden, this.trigram(root)) : null;
+      const tree = proposeTree({ root, draft: proposal, draftTree: this.draftTree, history, ngram: this.ngram, budget: this.treeBudget });
+      if (this.target.cache.length + tree.size > capacity) {
+        emitter.finish = 'length';
+        break;
+      }
+      const shape = this.shapes.get(tree.parents);
+      const out = await this.target.forward(tree.tokens, tree.size, tree.size > 1 ? shape : undefined);
+      const { path, bonus } = accept(tree, shape, out.logits, this.target.vocab, sampling, rng);
+      await this.target.cache.commit(out.outputs, path);
+      disposeDeviceOutputs(out.outputs);
+      pendingHidden = gatherRows(out.hidden, path, this.target.width);
+      const verified = path.map((n) => tree.tokens[n]!);
+      this.cached.push(...verified);
+      const produced = [...verified.slice(1), bonus];
+      if (margins) margins.push(top2Margin(out.logits, path[path.length - 1]! * this.target.vocab, this.target.vocab));
+      history?.push(...produced);
+      stats.steps += 1;
+      stats.drafted += tree.size - 1;
+      stats.accepted += path.length - 1;
+      stats.decodeMs += performance.now() - stepStart;
+      root = bonus;
+      delta = emitter.push(produced);
+      if (delta) yield delta;
+    }
+    const rest = emitter.flush();
+    if (rest) yield rest;
+    stats.generatedTokens = emitter.tokens.length;
+    return { text: emitter.fullText, tokens: emitter.tokens, finishReason: emitter.finish ?? 'length', stats: finishStats(stats), margins };
+  }
+
+  /** The last two verified tokens and the root: the draft's first trigram. */
+  private trigram(root: number): [number, number, number] {
+    const eot = this.model.manifest.special_tokens.eot!.id;
+    const n = this.cached.length;
+    return [n >= 2 ? this.cached[n - 2]! : eot, n >= 1 ? this.cached[n - 1]! : eot, root];
+  }
+
+  /**
+   * Runs the prompt after the longest prefix the caches already hold (at least its last token, whose
+   * logits give the first new token), in chunks so cancellation is honoured between them.
+   */
+  private async prefill(prompt: readonly number[], collectHidden: boolean, signal: AbortSignal | undefined, stats: GenerationStats) {
+    let common = 0;
+    while (common < this.cached.length && common < prompt.length - 1 && this.cached[common] === prompt[common]) common++;
+    // Modes without the draft leave its context behind; the draft then needs the missing positions again.
+    if (collectHidden && this.draft) common = Math.min(common, this.draft.cache.length);
+    await this.target.cache.truncate(common);
+    await this.draft?.cache.truncate(common);
+    this.cached = this.cached.slice(0, common);
+    stats.promptTokens = prompt.length;
+    stats.reusedTokens = common;
+    const hidden: Float32Array[] = [];
+    let logits: Float32Array = new Float32Array(0);
+    for (let start = common; start < prompt.length; start += this.prefillChunk) {
+      throwIfAborted(signal);
+      const chunk = prompt.slice(start, start + this.prefillChunk);
+      const out = await this.target.forward(chunk, 1);
+      await this.target.cache.commit(out.outputs, chunk.map((_, i) => i));
+      disposeDeviceOutputs(out.outputs);
+      this.cached.push(...chunk);
+      if (collectHidden) hidden.push(out.hidden);
+      logits = out.logits;
+    }
+    stats.prefillMs = performance.now() - stats.startedAt;
+    return { logits, hidden: concat(hidden) };
+  }
+}
+
+/** Keeps the end of an over-long prompt, leaving room for the answer and one tree. */
+export function fitPrompt(prompt: readonly number[], maxTokens: number, capacity: number, treeBudget: number): readonly number[] {
+  if (prompt.length === 0) throw new Error('the prompt is empty');
+  const room = Math.max(Math.floor(capacity / 2), capacity - treeBudget - Math.max(0, maxTokens));
+  return prompt.length > room ? prompt.slice(prompt.length - room) : prompt;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+/** Errors the core raises on bad input. Each names what a user can act on. */
+
+/** A model package defect. The message starts with the file it concerns. */
+export class PackageError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+    this.name = 'PackageError';
+  }
+}
+
+/** The requested device cannot be used (for example `gpu` on a machine without a usable adapter). */
+export class DeviceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeviceError';
+  }
+}
+
+/** Generation stopped because its AbortSignal fired. */
+export class AbortError extends Error {
+  constructor(message = 'generation was cancelled') {
+    super(message);
+    this.name = 'AbortError';
+  }
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError();
+}

@@ -1,0 +1,172 @@
+/**
+ * KV caches. One interface, two implementations, one owner each (whoever creates a cache disposes it).
+ *
+ * A cache holds, for each of its tensor pairs (a layer's keys and values, say), the rows of the first
+ * `length` positions in sequence-major layout [1, P, H, Dh]. Models output only the *new* rows
+ * ([1, T, H, Dh]); `commit` appends the rows a caller keeps, which for a verified tree is the accepted
+ * path, and `truncate` rolls back by length (prompt-prefix reuse, rejected drafts).
+ */
+import type { Tensor } from 'onnxruntime-node';
+import { loadOrt, type Session } from './session';
+import { kvUpdateModel } from './onnxGraph';
+
+export interface CacheLayout {
+  /** Input names fed with the cached rows, one per tensor. */
+  pastNames: readonly string[];
+  /** Output names whose rows are appended, in the same order. */
+  presentNames: readonly string[];
+  heads: number;
+  headDim: number;
+  capacity: number;
+}
+
+export interface KvCache {
+  readonly length: number;
+  readonly capacity: number;
+  /** The cached rows as model inputs. */
+  pastFeeds(): Record<string, Tensor>;
+  /** Appends rows `keep` (indices into the new rows of `outputs`) after the first `length` positions. */
+  commit(outputs: Record<string, Tensor>, keep: readonly number[]): Promise<void>;
+  /** Forgets every position from `length` on. */
+  truncate(length: number): Promise<void>;
+  dispose(): void;
+}
+
+function isPrefixRun(keep: readonly number[]): boolean {
+  return keep.every((v, i) => v === i);
+}
+
+/** Preallocated Float32Array per tensor; feeds are views of the prefix, so nothing is copied to run. */
+export class CpuKvCache implements KvCache {
+  private readonly buffers: Float32Array[];
+  private readonly rowSize: number;
+  private used = 0;
+
+  constructor(private readonly layout: CacheLayout) {
+    this.rowSize = layout.heads * layout.headDim;
+    this.buffers = layout.pastNames.map(() => new Float32Array(layout.capacity * this.rowSize));
+  }
+
+  get length(): number {
+    return this.used;
+  }
+
+  get capacity(): number {
+    return this.layout.capacity;
+  }
+
+  pastFeeds(): Record<string, Tensor> {
+    const ort = loadOrt();
+    const feeds: Record<string, Tensor> = {};
+    const dims = [1, this.used, this.layout.heads, this.layout.headDim];
+    this.layout.pastNames.forEach((name, i) => {
+      feeds[name] = new ort.Tensor('float32', this.buffers[i]!.subarray(0, this.used * this.rowSize), dims);
+    });
+    return feeds;
+  }
+
+  async commit(outputs: Record<string, Tensor>, keep: readonly number[]): Promise<void> {
+    if (this.used + keep.length > this.layout.capacity) {
+      throw new RangeError(`KV cache full: ${this.used} + ${keep.length} rows exceed its ${this.layout.capacity} positions`);
+    }
+    const row = this.rowSize;
+    this.layout.presentNames.forEach((name, i) => {
+      const present = outputs[name]!.data as Float32Array;
+      const target = this.buffers[i]!;
+      if (isPrefixRun(keep)) {
+        target.set(present.subarray(0, keep.length * row), this.used * row);
+      } else {
+        keep.forEach((src, k) => target.set(present.subarray(src * row, (src + 1) * row), (this.used + k) * row));
+      }
+    });
+    this.used += keep.length;
+  }
+
+  async truncate(length: number): Promise<void> {
+    this.used = Math.max(0, Math.min(this.used, length));
+  }
+
+  dispose(): void {
+    this.used = 0;
+  }
+}
+
+/**
+ * A cache that stays on the device of its session (WebGPU or CUDA): model outputs are kept as
+ * `gpu-buffer` tensors and fed back as inputs, and rollback and accepted-path compaction run in a
+ * small generated graph (Slice + Gather + Concat) on the same device, so no cache row crosses the bus.
+ * On the CPU execution provider the same code runs with CPU tensors, which is how it is tested here.
+ */
+export class DeviceKvCache implements KvCache {
+  private tensors: Tensor[];
+  private used = 0;
+
+  private constructor(
+    private readonly layout: CacheLayout,
+    private readonly updater: Session,
+  ) {
+    const ort = loadOrt();
+    const empty = new Float32Array(0);
+    this.tensors = layout.pastNames.map(() => new ort.Tensor('float32', empty, [1, 0, layout.heads, layout.headDim]));
+  }
+
+  static async create(layout: CacheLayout, executionProvider: string): Promise<DeviceKvCache> {
+    const ort = loadOrt();
+    const bytes = kvUpdateModel(layout.pastNames.length, layout.heads, layout.headDim);
+    const outputs = layout.pastNames.map((_, i) => `updated_${i}`);
+    const onDevice = executionProvider !== 'cpu';
+    const updater = await ort.InferenceSession.create(bytes, {
+      executionProviders: [executionProvider],
+      ...(onDevice ? { preferredOutputLocation: Object.fromEntries(outputs.map((n) => [n, 'gpu-buffer' as const])) } : {}),
+    });
+    return new DeviceKvCache(layout, updater);
+  }
+
+  get length(): number {
+    return this.used;
+  }
+
+  get capacity(): number {
+    return this.layout.capacity;
+  }
+
+  pastFeeds(): Record<string, Tensor> {
+    return Object.fromEntries(this.layout.pastNames.map((name, i) => [name, this.tensors[i]!]));
+  }
+
+  async commit(outputs: Record<string, Tensor>, keep: readonly number[]): Promise<void> {
+    if (this.used + keep.length > this.layout.capacity) {
+      throw new RangeError(`KV cache full: ${this.used} + ${keep.length} rows exceed its ${this.layout.capacity} positions`);
+    }
+    await this.update(this.layout.presentNames.map((n) => outputs[n]!), keep, this.used);
+  }
+
+  async truncate(length: number): Promise<void> {
+    if (length >= this.used) return;
+    const ort = loadOrt();
+    const none = this.layout.pastNames.map(() => new ort.Tensor('float32', new Float32Array(0), [1, 0, this.layout.heads, this.layout.headDim]));
+    await this.update(none, [], Math.max(0, length));
+  }
+
+  private async update(presents: Tensor[], keep: readonly number[], keepLength: number): Promise<void> {
+    const ort = loadOrt();
+    const feeds: Record<string, Tensor> = {
+      keep: new ort.Tensor('int64', BigInt64Array.from(keep.map(BigInt)), [keep.length]),
+      keep_length: new ort.Tensor('int64', BigInt64Array.from([BigInt(keepLength)]), [1]),
+    };
+    this.tensors.forEach((t, i) => {
+      feeds[`past_${i}`] = t;
+      feeds[`present_${i}`] = presents[i]!;
+    });
+    const out = await this.updater.run(feeds);
+    const previous = this.tensors;
+    this.tensors = this.layout.pastNames.map((_, i) => out[`updated_${i}`]!);
+    for (const t of previous) if (t.location === 'gpu-buffer') t.dispose();
+    this.used = keepLength + keep.length;
+  }
+
+  dispose(): void {
+    for (const t of this.tensors) if (t.location === 'gpu-buffer') t.dispose();
+    void this.updater.release();
+  }
+}

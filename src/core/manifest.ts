@@ -1,0 +1,126 @@
+/**
+ * The `chimera.json` manifest of a model package, as written by training/chimera_train/package.py.
+ * Parsing is strict: a field of the wrong type is an error that names the manifest and the field.
+ */
+import { PackageError } from './errors';
+
+export const MANIFEST_FILE = 'chimera.json';
+export const FORMAT = 'chimera-package';
+export const FORMAT_VERSION = 1;
+
+export interface FileEntry {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface SpecialToken {
+  id: number;
+  text: string;
+}
+
+export interface ModelDims {
+  vocab_size: number;
+  d_model: number;
+  n_layers: number;
+  n_heads: number;
+  n_kv_heads: number;
+  head_dim: number;
+  max_context: number;
+  dtype: string;
+}
+
+export interface DraftDims {
+  n_steps: number;
+  top_k: number;
+  shortlist_size: number;
+  d_model: number;
+  n_heads: number;
+  head_dim: number;
+}
+
+export interface FimTemplate {
+  file_header: string;
+  layout: string;
+  stop: string[];
+}
+
+export interface ChatTemplate {
+  turn: string;
+  generation_prompt: string;
+  roles: string[];
+  stop: string[];
+}
+
+export interface TaskPrompts {
+  explain: string;
+  edit: string;
+  edit_reply_prefix: string;
+  edit_reply_stop: string;
+  [name: string]: string;
+}
+
+export interface Manifest {
+  format: string;
+  format_version: number;
+  name: string;
+  family: string;
+  model: ModelDims;
+  draft: DraftDims | null;
+  special_tokens: Record<string, SpecialToken>;
+  stop_token_ids: number[];
+  templates: { fim: FimTemplate; chat: ChatTemplate; prompts: TaskPrompts };
+  tree: { paths: number[][] } | null;
+  files: { tokenizer: FileEntry; target: FileEntry; draft?: FileEntry };
+  io: { target: { inputs: string[]; outputs: string[] }; draft?: { inputs: string[]; outputs: string[] } };
+  metrics: Record<string, unknown>;
+}
+
+type Shape = 'number' | 'string' | 'object' | 'array';
+
+function need(value: unknown, shape: Shape, where: string, file: string): void {
+  const ok =
+    shape === 'array' ? Array.isArray(value) : shape === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value) : typeof value === shape;
+  if (!ok) throw new PackageError(file, `field "${where}" must be ${shape === 'array' ? 'an array' : `a ${shape}`}`);
+}
+
+function needFields(obj: Record<string, unknown>, fields: Record<string, Shape>, prefix: string, file: string): void {
+  for (const [key, shape] of Object.entries(fields)) need(obj[key], shape, `${prefix}${key}`, file);
+}
+
+/** Checks the structure the engine relies on. Values are checked against the ONNX graphs later. */
+export function parseManifest(text: string, file: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new PackageError(file, `not valid JSON (${(err as Error).message})`);
+  }
+  need(raw, 'object', '(top level)', file);
+  const m = raw as Record<string, unknown>;
+  if (m.format !== FORMAT || m.format_version !== FORMAT_VERSION) {
+    throw new PackageError(file, `unsupported format ${JSON.stringify(m.format)} version ${JSON.stringify(m.format_version)} (this engine reads ${FORMAT} ${FORMAT_VERSION})`);
+  }
+  needFields(m, { name: 'string', model: 'object', special_tokens: 'object', stop_token_ids: 'array', templates: 'object', files: 'object', io: 'object' }, '', file);
+  const model = m.model as Record<string, unknown>;
+  needFields(model, { vocab_size: 'number', d_model: 'number', n_layers: 'number', n_heads: 'number', n_kv_heads: 'number', head_dim: 'number', max_context: 'number' }, 'model.', file);
+  const files = m.files as Record<string, unknown>;
+  for (const role of ['tokenizer', 'target']) {
+    need(files[role], 'object', `files.${role}`, file);
+    needFields(files[role] as Record<string, unknown>, { path: 'string', sha256: 'string' }, `files.${role}.`, file);
+  }
+  if (m.draft !== null && m.draft !== undefined) {
+    need(m.draft, 'object', 'draft', file);
+    needFields(m.draft as Record<string, unknown>, { n_steps: 'number', top_k: 'number', d_model: 'number', n_heads: 'number', head_dim: 'number' }, 'draft.', file);
+    need(files.draft, 'object', 'files.draft', file);
+    need((m.tree as Record<string, unknown> | null)?.paths, 'array', 'tree.paths', file);
+  }
+  for (const name of ['eot']) {
+    need((m.special_tokens as Record<string, unknown>)[name], 'object', `special_tokens.${name}`, file);
+  }
+  return { metrics: {}, draft: null, tree: null, ...(m as object) } as Manifest;
+}
+
+export function specialId(manifest: Manifest, name: string): number | undefined {
+  return manifest.special_tokens[name]?.id;
+}

@@ -1,0 +1,105 @@
+/**
+ * A loaded model: the package, its tokenizer, and onnxruntime sessions for the target and the draft on
+ * one device. Loading checks every file's sha256 and each graph's inputs, outputs and dimensions
+ * against the manifest, so a damaged or mismatched package fails here with the file's name.
+ */
+import type { InferenceSession } from 'onnxruntime-node';
+import { DeviceError, PackageError } from './errors';
+import type { Manifest } from './manifest';
+import { checkSessionNames, loadPackage, type ModelPackage } from './package';
+import { createSession, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
+import { TextTokenizer } from './tokenizer';
+
+export interface LoadedModel {
+  readonly pkg: ModelPackage;
+  readonly manifest: Manifest;
+  readonly tokenizer: TextTokenizer;
+  readonly target: Session;
+  readonly draft: Session | null;
+  readonly device: DeviceChoice;
+  dispose(): Promise<void>;
+}
+
+export interface LoadOptions {
+  device: DeviceRequest;
+  log: Logger;
+  threads?: number;
+}
+
+function shapeOf(session: Session, name: string, kind: 'input' | 'output'): readonly (number | string)[] {
+  const list = kind === 'input' ? session.inputMetadata : session.outputMetadata;
+  const meta = list.find((m) => m.name === name) as InferenceSession.ValueMetadata | undefined;
+  return meta && meta.isTensor ? meta.shape : [];
+}
+
+function checkDim(file: string, what: string, actual: number | string | undefined, expected: number): void {
+  // Symbolic dimensions (strings) are left to the run; only fixed ones can disagree here.
+  if (typeof actual === 'number' && actual !== expected) throw new PackageError(file, `${what} is ${actual} in the graph but ${expected} in chimera.json`);
+}
+
+function checkTargetDims(file: string, m: Manifest, target: Session): void {
+  checkDim(file, 'logits vocabulary dimension', shapeOf(target, 'logits', 'output')[2], m.model.vocab_size);
+  checkDim(file, 'last_hidden_state width', shapeOf(target, 'last_hidden_state', 'output')[2], m.model.d_model);
+  const past = shapeOf(target, 'past_key_values.0.key', 'input');
+  checkDim(file, 'past key heads', past[2], m.model.n_kv_heads);
+  checkDim(file, 'past key head size', past[3], m.model.head_dim);
+}
+
+function checkDraftDims(file: string, m: Manifest, draft: Session): void {
+  checkDim(file, 'hidden_states width', shapeOf(draft, 'hidden_states', 'input')[2], m.model.d_model);
+  const tokens = shapeOf(draft, 'draft_tokens', 'output');
+  checkDim(file, 'draft steps', tokens[1], m.draft!.n_steps);
+  checkDim(file, 'draft candidates per step', tokens[2], m.draft!.top_k);
+}
+
+/** The outputs that feed a KV cache; on a GPU they stay on the device. */
+function cacheOutputs(outputs: readonly string[]): string[] {
+  return outputs.filter((n) => n.startsWith('present'));
+}
+
+/** onnxruntime's load errors say little about which file was bad; name it, and keep device errors as they are. */
+async function openGraph<T>(file: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    if (err instanceof DeviceError) throw err;
+    throw new PackageError(file, `onnxruntime cannot load it (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+export async function loadModel(folder: string, options: LoadOptions): Promise<LoadedModel> {
+  const pkg = await loadPackage(folder);
+  const { manifest } = pkg;
+  const tokenizer = await TextTokenizer.load(pkg.tokenizerPath, manifest);
+  const created = await openGraph(pkg.targetPath, () => createSession({ path: pkg.targetPath, device: options.device, threads: options.threads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.target.outputs) }));
+  const target = created.session;
+  let draft: Session | null = null;
+  try {
+    checkSessionNames(pkg.targetPath, manifest.io.target, target);
+    checkTargetDims(pkg.targetPath, manifest, target);
+    if (pkg.draftPath !== null && manifest.io.draft) {
+      const onSameDevice: DeviceRequest = created.device.kind === 'cpu' ? 'cpu' : 'gpu';
+      const draftPath = pkg.draftPath;
+      draft = (await openGraph(draftPath, () => createSession({ path: draftPath, device: onSameDevice, threads: options.threads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.draft!.outputs) }))).session;
+      checkSessionNames(pkg.draftPath, manifest.io.draft, draft);
+      checkDraftDims(pkg.draftPath, manifest, draft);
+    }
+  } catch (err) {
+    await target.release();
+    await draft?.release();
+    throw err;
+  }
+  options.log('info', `model ${manifest.name} loaded from ${pkg.dir} (${manifest.model.n_layers} layers, vocabulary ${manifest.model.vocab_size}${draft ? `, Chimera draft with ${manifest.draft!.n_steps} heads` : ', no draft'})`);
+  return {
+    pkg,
+    manifest,
+    tokenizer,
+    target,
+    draft,
+    device: created.device,
+    async dispose() {
+      await target.release();
+      await draft?.release();
+    },
+  };
+}

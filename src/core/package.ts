@@ -1,0 +1,77 @@
+/**
+ * Loads a model package folder: the manifest, then every listed file checked against its sha256.
+ * The ONNX graphs' input/output names are checked against the manifest once sessions exist
+ * (see checkSessionNames), since reading them needs onnxruntime.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PackageError } from './errors';
+import { MANIFEST_FILE, parseManifest, type FileEntry, type Manifest } from './manifest';
+
+export interface ModelPackage {
+  dir: string;
+  manifest: Manifest;
+  tokenizerPath: string;
+  targetPath: string;
+  draftPath: string | null;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function checkFile(dir: string, role: string, entry: FileEntry): Promise<string> {
+  const path = join(dir, entry.path);
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new PackageError(path, `not a file (${role} file listed in ${MANIFEST_FILE})`);
+  } catch (err) {
+    if (err instanceof PackageError) throw err;
+    throw new PackageError(path, `missing (${role} file listed in ${MANIFEST_FILE})`);
+  }
+  const digest = await sha256File(path);
+  if (digest !== entry.sha256) {
+    throw new PackageError(path, `sha256 mismatch: the manifest says ${entry.sha256.slice(0, 12)}…, the file is ${digest.slice(0, 12)}… (corrupt or replaced)`);
+  }
+  return path;
+}
+
+export async function loadPackage(folder: string): Promise<ModelPackage> {
+  const dir = resolve(folder);
+  const manifestPath = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch {
+    const exists = await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    throw exists
+      ? new PackageError(manifestPath, `missing; a Chimera model package needs a ${MANIFEST_FILE} manifest`)
+      : new PackageError(dir, 'model package folder not found');
+  }
+  const manifest = parseManifest(text, manifestPath);
+  const [tokenizerPath, targetPath, draftPath] = await Promise.all([
+    checkFile(dir, 'tokenizer', manifest.files.tokenizer),
+    checkFile(dir, 'target', manifest.files.target),
+    manifest.draft && manifest.files.draft ? checkFile(dir, 'draft', manifest.files.draft) : Promise.resolve(null),
+  ]);
+  return { dir, manifest, tokenizerPath, targetPath, draftPath };
+}
+
+/** Compares a session's input and output names with the manifest's `io` section. */
+export function checkSessionNames(path: string, expected: { inputs: string[]; outputs: string[] }, actual: { inputNames: readonly string[]; outputNames: readonly string[] }): void {
+  for (const kind of ['inputs', 'outputs'] as const) {
+    const got = kind === 'inputs' ? actual.inputNames : actual.outputNames;
+    const missing = expected[kind].filter((n) => !got.includes(n));
+    const extra = got.filter((n) => !expected[kind].includes(n));
+    if (missing.length > 0 || extra.length > 0) {
+      throw new PackageError(path, `${kind} disagree with ${MANIFEST_FILE}: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`);
+    }
+  }
+}

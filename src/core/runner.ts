@@ -1,0 +1,139 @@
+/**
+ * The two model calls of a decoding step, each a pure function of its inputs plus the cache it reads:
+ * - `TargetRunner.forward`: a block of tokens (a prompt chunk, one token, or a flattened tree) on the
+ *   target's KV cache, returning logits, hidden states and the new cache rows (not yet committed);
+ * - `DraftRunner.propose`: appends newly verified hidden states to the draft's context cache and runs
+ *   one draft chain, returning candidate tokens per step.
+ */
+import type { Tensor } from 'onnxruntime-node';
+import { CpuKvCache, DeviceKvCache, type CacheLayout, type KvCache } from './kvcache';
+import type { LoadedModel } from './model';
+import { loadOrt, type Session } from './session';
+import type { TreeShape } from './tree';
+
+export interface ForwardResult {
+  /** [keep * V] logits of the last `keep` tokens. */
+  logits: Float32Array;
+  /** [T * D] last hidden states of every token. */
+  hidden: Float32Array;
+  /** Raw outputs, for committing rows to the cache. */
+  outputs: Record<string, Tensor>;
+}
+
+function int64(values: ArrayLike<number>): BigInt64Array {
+  const out = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]!);
+  return out;
+}
+
+export async function createCache(model: LoadedModel, layout: CacheLayout): Promise<KvCache> {
+  return model.device.kind === 'webgpu' ? DeviceKvCache.create(layout, 'webgpu') : new CpuKvCache(layout);
+}
+
+export class TargetRunner {
+  readonly vocab: number;
+  readonly width: number;
+
+  constructor(
+    private readonly session: Session,
+    readonly cache: KvCache,
+    dims: { vocab: number; width: number },
+  ) {
+    this.vocab = dims.vocab;
+    this.width = dims.width;
+  }
+
+  static layout(model: LoadedModel, capacity: number): CacheLayout {
+    const m = model.manifest.model;
+    const pastNames: string[] = [];
+    const presentNames: string[] = [];
+    for (let i = 0; i < m.n_layers; i++) {
+      for (const part of ['key', 'value']) {
+        pastNames.push(`past_key_values.${i}.${part}`);
+        presentNames.push(`present.${i}.${part}`);
+      }
+    }
+    return { pastNames, presentNames, heads: m.n_kv_heads, headDim: m.head_dim, capacity };
+  }
+
+  /**
+   * Runs `tokens` after the cached positions. Without `tree` the block is causal; with it, node i sees
+   * the cache and its own ancestors, and sits at position P + depth(i).
+   */
+  async forward(tokens: readonly number[], keep: number, tree?: TreeShape): Promise<ForwardResult> {
+    const ort = loadOrt();
+    const t = tokens.length;
+    const p = this.cache.length;
+    const positions = new Array<number>(t);
+    const bias = new Float32Array(t * (p + t));
+    for (let i = 0; i < t; i++) {
+      positions[i] = p + (tree ? tree.depths[i]! : i);
+      const row = i * (p + t) + p;
+      for (let j = 0; j < t; j++) {
+        bias[row + j] = tree ? tree.mask[i * t + j]! : j <= i ? 0 : -Infinity;
+      }
+    }
+    const feeds: Record<string, Tensor> = {
+      input_ids: new ort.Tensor('int64', int64(tokens), [1, t]),
+      position_ids: new ort.Tensor('int64', int64(positions), [1, t]),
+      attention_bias: new ort.Tensor('float32', bias, [1, 1, t, p + t]),
+      logits_to_keep: new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]),
+      ...this.cache.pastFeeds(),
+    };
+    const outputs = await this.session.run(feeds);
+    return { logits: outputs.logits!.data as Float32Array, hidden: outputs.last_hidden_state!.data as Float32Array, outputs };
+  }
+}
+
+export interface DraftProposal {
+  /** [steps * topK] candidate ids, best first within each step. */
+  tokens: Int32Array;
+  steps: number;
+  topK: number;
+}
+
+export class DraftRunner {
+  constructor(
+    private readonly session: Session,
+    readonly cache: KvCache,
+    private readonly width: number,
+  ) {}
+
+  static layout(model: LoadedModel, capacity: number): CacheLayout {
+    const d = model.manifest.draft!;
+    return {
+      pastNames: ['past_context.key', 'past_context.value'],
+      presentNames: ['present_context.key', 'present_context.value'],
+      heads: d.n_heads,
+      headDim: d.head_dim,
+      capacity,
+    };
+  }
+
+  /**
+   * `hidden` holds the target's hidden states of the positions verified since the last call (at least
+   * one: the anchor is the last of them); `trigram` is the last two verified tokens and the root.
+   */
+  async propose(hidden: Float32Array, trigram: readonly [number, number, number]): Promise<DraftProposal> {
+    const ort = loadOrt();
+    const n = hidden.length / this.width;
+    const outputs = await this.session.run({
+      hidden_states: new ort.Tensor('float32', hidden, [1, n, this.width]),
+      tokens: new ort.Tensor('int64', int64(trigram), [1, 3]),
+      ...this.cache.pastFeeds(),
+    });
+    await this.cache.commit(outputs, Array.from({ length: n }, (_, i) => i));
+    const raw = outputs.draft_tokens!;
+    const [, steps, topK] = raw.dims as number[];
+    const ids = raw.data as BigInt64Array;
+    const tokens = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) tokens[i] = Number(ids[i]);
+    disposeDeviceOutputs(outputs);
+    return { tokens, steps: steps!, topK: topK! };
+  }
+}
+
+/** GPU-resident outputs must be freed explicitly once their rows are committed. */
+export function disposeDeviceOutputs(outputs: Record<string, Tensor>): void {
+  for (const t of Object.values(outputs)) if (t.location === 'gpu-buffer') t.dispose();
+}

@@ -1,0 +1,82 @@
+/**
+ * The pure parts of one speculative step: propose (build the token tree) and accept (walk it against
+ * the target's logits). The model calls between them live in runner.ts; the loop in decoder.ts.
+ */
+import { lookupContinuation, type NgramOptions } from './ngram';
+import type { DraftProposal } from './runner';
+import { argmax, distribution, isGreedy, verifyCandidates, type Rng, type SamplingParams } from './sampling';
+import { TokenTree, type DraftTree, type TreeShape } from './tree';
+
+export interface ProposeInput {
+  root: number;
+  draft: DraftProposal | null;
+  draftTree: DraftTree | null;
+  /** Prompt and generated tokens so far, the root last, for prompt lookup; null turns lookup off. */
+  history: ArrayLike<number> | null;
+  ngram: NgramOptions;
+  /** Most nodes a tree may have, root included. */
+  budget: number;
+}
+
+export function proposeTree(input: ProposeInput): TokenTree {
+  const tree = new TokenTree(input.root);
+  if (input.draft && input.draftTree) tree.addDraft(input.draftTree, input.draft.tokens, input.draft.topK, input.budget);
+  if (input.history) {
+    const chain = lookupContinuation(input.history, input.ngram);
+    if (chain.length > 0) tree.addChain(chain, input.budget);
+  }
+  return tree;
+}
+
+export interface Acceptance {
+  /** Tree nodes whose tokens are now verified, root first (their cache rows are kept). */
+  path: number[];
+  /** The target's own next token after the path: emitted now, processed next step. */
+  bonus: number;
+}
+
+/** Greedy: follow the child equal to the target's argmax as long as one exists. */
+export function acceptGreedy(tree: TokenTree, shape: TreeShape, logits: Float32Array, vocab: number): Acceptance {
+  const path = [0];
+  for (;;) {
+    const node = path[path.length - 1]!;
+    const choice = argmax(logits, node * vocab, vocab);
+    const next = shape.children[node]!.find((c) => tree.tokens[c] === choice);
+    if (next === undefined) return { path, bonus: choice };
+    path.push(next);
+  }
+}
+
+/**
+ * Sampling: at each node, the children are candidates drawn deterministically from the draft (q is
+ * one-hot), verified with the lossless rule; the walk ends with a token drawn from what is left.
+ */
+export function acceptSampled(tree: TokenTree, shape: TreeShape, logits: Float32Array, vocab: number, params: SamplingParams, rng: Rng): Acceptance {
+  const path = [0];
+  for (;;) {
+    const node = path[path.length - 1]!;
+    const p = distribution(logits, node * vocab, vocab, params);
+    const kids = shape.children[node]!;
+    const { accepted, token } = verifyCandidates(p, kids.map((c) => ({ token: tree.tokens[c]!, q: null })), rng);
+    if (accepted === -1) return { path, bonus: token };
+    path.push(kids[accepted]!);
+  }
+}
+
+export function accept(tree: TokenTree, shape: TreeShape, logits: Float32Array, vocab: number, params: SamplingParams, rng: Rng): Acceptance {
+  return isGreedy(params) ? acceptGreedy(tree, shape, logits, vocab) : acceptSampled(tree, shape, logits, vocab, params, rng);
+}
+
+/** Rows [rows * width] gathered from a [*, width] buffer. */
+export function gatherRows(buffer: Float32Array, rows: readonly number[], width: number): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => out.set(buffer.subarray(r * width, (r + 1) * width), i * width));
+  return out;
+}
+
+/** Chooses the first token from a prefill's last logits row. */
+export function chooseFirst(logits: Float32Array, vocab: number, params: SamplingParams, rng: Rng): number {
+  if (isGreedy(params)) return argmax(logits, 0, vocab);
+  const { token } = verifyCandidates(distribution(logits, 0, vocab, params), [], rng);
+  return token;
+}

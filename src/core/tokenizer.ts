@@ -1,0 +1,103 @@
+/**
+ * Tokenizer wrapper over @huggingface/tokenizers.
+ *
+ * Text is encoded *literally*: the added-token table is dropped from the encoder, so a string like
+ * `<|endoftext|>` inside someone's code is ordinary text and can never end a prompt early or inject a
+ * chat turn. Special tokens enter prompts only by id (see templates.ts). Training encodes the same way
+ * (Python's `encode_special_tokens = True`), and training/tests checks the two agree.
+ */
+import { readFile } from 'node:fs/promises';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { PackageError } from './errors';
+import type { Manifest } from './manifest';
+
+export class TextTokenizer {
+  private readonly specialIds: Set<number>;
+
+  private constructor(
+    private readonly literal: Tokenizer,
+    private readonly full: Tokenizer,
+    private readonly manifest: Manifest,
+  ) {
+    this.specialIds = new Set(Object.values(manifest.special_tokens).map((t) => t.id));
+  }
+
+  static async load(path: string, manifest: Manifest): Promise<TextTokenizer> {
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new PackageError(path, `not a readable tokenizer (${(err as Error).message})`);
+    }
+    let full: Tokenizer;
+    let literal: Tokenizer;
+    try {
+      full = new Tokenizer(json, {});
+      literal = new Tokenizer({ ...json, added_tokens: [] }, {});
+    } catch (err) {
+      throw new PackageError(path, `not a loadable tokenizer (${(err as Error).message})`);
+    }
+    for (const [name, token] of Object.entries(manifest.special_tokens)) {
+      const id = full.token_to_id(token.text);
+      if (id !== token.id) throw new PackageError(path, `special token ${name} ${JSON.stringify(token.text)} has id ${id}, the manifest says ${token.id}`);
+    }
+    return new TextTokenizer(literal, full, manifest);
+  }
+
+  encode(text: string): number[] {
+    return text.length === 0 ? [] : this.literal.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Decodes ids to text, leaving out special tokens. */
+  decode(ids: readonly number[]): string {
+    if (ids.length === 0) return '';
+    return this.full.decode(ids.filter((id) => !this.specialIds.has(id)), { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+  }
+
+  special(name: string): number {
+    const token = this.manifest.special_tokens[name];
+    if (token === undefined) throw new Error(`the model has no special token "${name}"`);
+    return token.id;
+  }
+
+  hasSpecial(name: string): boolean {
+    return this.manifest.special_tokens[name] !== undefined;
+  }
+
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
+  }
+}
+
+/**
+ * Turns a growing list of token ids into text deltas without ever emitting half a character.
+ * Decoding one token at a time yields U+FFFD where a character spans tokens, so it decodes a short
+ * window of recent ids and holds text back while it ends in an incomplete character.
+ */
+export class StreamingDecoder {
+  private readonly ids: number[] = [];
+  private prefixOffset = 0;
+  private readOffset = 0;
+
+  constructor(private readonly tokenizer: Pick<TextTokenizer, 'decode'>) {}
+
+  push(newIds: readonly number[]): string {
+    this.ids.push(...newIds);
+    const prefixText = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset));
+    const fullText = this.tokenizer.decode(this.ids.slice(this.prefixOffset));
+    if (fullText.length > prefixText.length && !fullText.endsWith('\uFFFD')) {
+      this.prefixOffset = this.readOffset;
+      this.readOffset = this.ids.length;
+      return fullText.slice(prefixText.length);
+    }
+    return '';
+  }
+
+  /** Whatever is still held back, at the end of a generation (a truly invalid byte stays U+FFFD). */
+  flush(): string {
+    const prefixText = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset));
+    const fullText = this.tokenizer.decode(this.ids.slice(this.prefixOffset));
+    this.prefixOffset = this.readOffset = this.ids.length;
+    return fullText.slice(prefixText.length);
+  }
+}
