@@ -11,7 +11,7 @@ import { AbortError, throwIfAborted } from './errors';
 import { Emitter, type FinishReason } from './emitter';
 import type { LoadedModel } from './model';
 import { DEFAULT_NGRAM, type NgramOptions } from './ngram';
-import { createCache, disposeDeviceOutputs, DraftRunner, TargetRunner } from './runner';
+import { createCache, disposeDeviceOutputs, DraftRunner, TargetRunner, type CacheKind } from './runner';
 import { GREEDY, Rng, top2Margin, type SamplingParams } from './sampling';
 import { accept, chooseFirst, gatherRows, proposeTree } from './step';
 import { draftTreeFromPaths, ShapeCache, type DraftTree } from './tree';
@@ -47,6 +47,8 @@ export interface SessionOptions {
   ngram?: NgramOptions;
   /** Tokens per prefill chunk; cancellation is checked between chunks. */
   prefillChunk?: number;
+  /** Where the KV caches live; tests force 'device' to run the GPU code path on the CPU provider. */
+  cache?: CacheKind;
 }
 
 const PREFILL_CHUNK = 256;
@@ -76,9 +78,9 @@ export class DecodingSession {
   static async create(model: LoadedModel, options: SessionOptions = {}): Promise<DecodingSession> {
     const capacity = model.manifest.model.max_context;
     const dims = { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model };
-    const targetCache = await createCache(model, TargetRunner.layout(model, capacity));
+    const targetCache = await createCache(model, TargetRunner.layout(model, capacity), options.cache);
     let draft: DraftRunner | null = null;
-    if (model.draft) draft = new DraftRunner(model.draft, await createCache(model, DraftRunner.layout(model, capacity)), dims.width);
+    if (model.draft) draft = new DraftRunner(model.draft, await createCache(model, DraftRunner.layout(model, capacity), options.cache), dims.width);
     return new DecodingSession(model, new TargetRunner(model.target, targetCache, dims), draft, options);
   }
 

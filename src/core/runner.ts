@@ -26,8 +26,12 @@ function int64(values: ArrayLike<number>): BigInt64Array {
   return out;
 }
 
-export async function createCache(model: LoadedModel, layout: CacheLayout): Promise<KvCache> {
-  return model.device.kind === 'webgpu' ? DeviceKvCache.create(layout, 'webgpu') : new CpuKvCache(layout);
+/** 'auto' keeps the cache where the model runs: on a WebGPU device, or in host memory. */
+export type CacheKind = 'auto' | 'host' | 'device';
+
+export async function createCache(model: LoadedModel, layout: CacheLayout, kind: CacheKind = 'auto'): Promise<KvCache> {
+  const onDevice = kind === 'device' || (kind === 'auto' && model.device.kind === 'webgpu');
+  return onDevice ? DeviceKvCache.create(layout, model.device.kind === 'webgpu' ? 'webgpu' : 'cpu') : new CpuKvCache(layout);
 }
 
 export class TargetRunner {

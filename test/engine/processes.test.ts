@@ -1,6 +1,9 @@
 /** The shipped Node bundles, run as real processes the way a user or the extension runs them. */
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fixtureDir } from '../support/models';
 import { readManifest, repoRoot } from '../support/paths';
 import { describeResult, run } from '../support/process';
 
@@ -27,7 +30,7 @@ describe('chimera CLI (dist/cli.js)', () => {
     assert.equal(result.stderr, '');
   });
 
-  for (const args of [['generate', '--prompt', 'def f('], ['bench'], ['serve'], ['frobnicate'], []]) {
+  for (const args of [['generate'], ['generate', '--prompt', 'x', '--mode', 'fast'], ['bench'], ['serve', '--port', 'x'], ['frobnicate'], []]) {
     it(`rejects \`chimera ${args.join(' ')}\` on stderr with exit code 2`, async () => {
       const result = await run(process.execPath, [cli, ...args]);
       assert.equal(result.code, 2, describeResult(result));
@@ -35,6 +38,67 @@ describe('chimera CLI (dist/cli.js)', () => {
       assert.match(result.stderr, /^chimera: error: .+\nRun 'chimera --help' for usage\.\n$/);
     });
   }
+});
+
+describe('chimera generate and bench (real model, real process)', function () {
+  this.timeout(120_000);
+
+  it('streams a completion to stdout', async () => {
+    const result = await run(process.execPath, [cli, 'generate', '--model', fixtureDir, '--prompt', 'def f(x):', '--max-tokens', '12', '--device', 'cpu']);
+    assert.equal(result.code, 0, describeResult(result));
+    assert.ok(result.stdout.trim().length > 0);
+  });
+
+  it('prints text and statistics with --json, the same text in every mode', async () => {
+    const texts = new Set<string>();
+    for (const mode of ['autoregressive', 'chimera', 'ngram']) {
+      const result = await run(process.execPath, [cli, 'generate', '--model', fixtureDir, '--prompt', 'x = [1, 2, 3]\ny = [', '--max-tokens', '16', '--mode', mode, '--device', 'cpu', '--json']);
+      assert.equal(result.code, 0, describeResult(result));
+      const out = JSON.parse(result.stdout) as { text: string; stats: { mode: string; generatedTokens: number; steps: number } };
+      assert.equal(out.stats.mode, mode);
+      assert.equal(out.stats.generatedTokens, 16);
+      texts.add(out.text);
+    }
+    assert.equal(texts.size, 1);
+  });
+
+  it('fills in the middle with --suffix-file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chimera-cli-'));
+    writeFileSync(join(dir, 'suffix.py'), '\n    return total\n');
+    const result = await run(process.execPath, [cli, 'generate', '--model', fixtureDir, '--prompt', 'def sum(xs):\n    total = 0\n', '--suffix-file', join(dir, 'suffix.py'), '--max-tokens', '8', '--device', 'cpu', '--json']);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(result.code, 0, describeResult(result));
+    assert.ok(JSON.parse(result.stdout).stats.promptTokens > 10);
+  });
+
+  it('benchmarks every mode on the same prompts and reports ratios as JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chimera-bench-'));
+    const prompts = join(dir, 'prompts.jsonl');
+    writeFileSync(prompts, ['def add(a, b):', 'for (let i = 0; i < n; i++) {', 'import os\nimport sys\n'].map((p) => JSON.stringify({ prompt: p, id: 1 })).join('\n') + '\n' + JSON.stringify({ prompt: 'x = ', suffix: '\nprint(x)\n' }));
+    const result = await run(process.execPath, [cli, 'bench', '--model', fixtureDir, '--prompts', prompts, '--max-tokens', '24', '--device', 'cpu', '--json']);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(result.code, 0, describeResult(result));
+    const report = JSON.parse(result.stdout) as { prompts: number; modes: Record<string, { runs: number; tokensPerSecond: number; meanAcceptedLength: number; identicalToAutoregressive: string | null; speedupVsAutoregressive: number | null }> };
+    assert.equal(report.prompts, 4);
+    assert.deepEqual(Object.keys(report.modes), ['autoregressive', 'chimera', 'ngram']);
+    assert.equal(report.modes.autoregressive!.meanAcceptedLength, 1);
+    for (const mode of ['chimera', 'ngram']) {
+      assert.equal(report.modes[mode]!.identicalToAutoregressive, '4/4');
+      assert.ok(report.modes[mode]!.tokensPerSecond > 0 && report.modes[mode]!.speedupVsAutoregressive! > 0);
+    }
+  });
+
+  it('names the file when the model package is broken', async () => {
+    const result = await run(process.execPath, [cli, 'generate', '--model', join(tmpdir(), 'no-such-model'), '--prompt', 'x']);
+    assert.equal(result.code, 1, describeResult(result));
+    assert.match(result.stderr, /no-such-model: model package folder not found/);
+  });
+
+  it('names a prompts file that cannot be read', async () => {
+    const result = await run(process.execPath, [cli, 'bench', '--model', fixtureDir, '--prompts', '/nonexistent/p.jsonl', '--device', 'cpu']);
+    assert.equal(result.code, 1, describeResult(result));
+    assert.match(result.stderr, /cannot read prompts file \/nonexistent\/p\.jsonl: ENOENT/);
+  });
 });
 
 describe('engine process (dist/engine.js)', () => {

@@ -1,0 +1,176 @@
+/** The decoding core against real ONNX models: losslessness, prefix reuse, cancellation, sampling. */
+import * as assert from 'node:assert/strict';
+import { DecodingSession, type DecodingMode, type GenerateRequest, type GenerationResult } from '../../src/core/decoder';
+import { AbortError } from '../../src/core/errors';
+import { loadModel, type LoadedModel } from '../../src/core/model';
+import { codePrompts, defaultModelDir, fixtureDir, hasDefaultModel, memoryLog } from '../support/models';
+
+async function collect(session: DecodingSession, req: GenerateRequest): Promise<{ deltas: string[]; result: GenerationResult }> {
+  const deltas: string[] = [];
+  const stream = session.generate(req);
+  for (;;) {
+    const next = await stream.next();
+    if (next.done) return { deltas, result: next.value };
+    deltas.push(next.value);
+  }
+}
+
+/** Tolerance from the design: block and step logits may differ in the last bits, so only a near-tie excuses a divergence. */
+const TIE_MARGIN = 1e-4;
+
+function losslessSuite(name: string, dir: () => string, prompts: number, maxTokens: number) {
+  describe(`losslessness on the ${name} (fp32, CPU, greedy)`, function () {
+    this.timeout(600_000);
+    let model: LoadedModel;
+    let session: DecodingSession;
+    before(async () => {
+      model = await loadModel(dir(), { device: 'cpu', log: memoryLog().log });
+      session = await DecodingSession.create(model);
+    });
+    after(async () => {
+      session.dispose();
+      await model.dispose();
+    });
+
+    it(`gives chimera and ngram output identical to autoregressive on ${prompts} prompts`, async () => {
+      const modes: DecodingMode[] = session.hasDraft ? ['chimera', 'ngram'] : ['ngram'];
+      let identical = 0;
+      let excused = 0;
+      let accepted = 0;
+      for (const text of codePrompts(prompts)) {
+        const prompt = model.tokenizer.encode(text);
+        await session.clear();
+        const ar = (await collect(session, { prompt, maxTokens, mode: 'autoregressive', recordMargins: true })).result;
+        for (const mode of modes) {
+          await session.clear();
+          const spec = (await collect(session, { prompt, maxTokens, mode })).result;
+          accepted += spec.stats.accepted;
+          const at = spec.tokens.findIndex((t, i) => t !== ar.tokens[i]);
+          if (at === -1 && spec.tokens.length === ar.tokens.length) {
+            identical++;
+            continue;
+          }
+          const where = at === -1 ? Math.min(spec.tokens.length, ar.tokens.length) : at;
+          const margin = ar.margins![where] ?? Infinity;
+          assert.ok(margin < TIE_MARGIN, `${mode} diverged from autoregressive at token ${where} of ${JSON.stringify(text.slice(0, 40))} where the top-2 margin was ${margin}`);
+          excused++;
+        }
+      }
+      console.log(`      ${name}: ${identical} identical, ${excused} near-tie divergences excused, ${accepted} drafted tokens accepted`);
+      assert.ok(identical >= prompts * modes.length - excused);
+      assert.ok(accepted > 0, 'speculation never accepted a token, so the comparison proved nothing');
+    });
+  });
+}
+
+losslessSuite('fixture', () => fixtureDir, 60, 40);
+if (hasDefaultModel) losslessSuite('default model', () => defaultModelDir, 50, 64);
+
+describe('decoding session', function () {
+  this.timeout(120_000);
+  let model: LoadedModel;
+  let session: DecodingSession;
+  before(async () => {
+    model = await loadModel(fixtureDir, { device: 'cpu', log: memoryLog().log });
+    session = await DecodingSession.create(model);
+  });
+  after(async () => {
+    session.dispose();
+    await model.dispose();
+  });
+
+  it('streams deltas that add up to the final text', async () => {
+    const prompt = model.tokenizer.encode('function add(a, b) {\n  return');
+    const { deltas, result } = await collect(session, { prompt, maxTokens: 30, mode: 'chimera' });
+    assert.equal(deltas.join(''), result.text);
+    assert.equal(result.tokens.length, 30);
+    assert.equal(result.finishReason, 'length');
+    assert.ok(result.stats.steps > 0 && result.stats.steps <= 30);
+  });
+
+  it('reuses the cached prompt prefix and still gives the cold output', async () => {
+    const first = model.tokenizer.encode('import os\nimport sys\n\ndef main(argv):\n    for arg in argv:\n');
+    const second = first.concat(model.tokenizer.encode('        print('));
+    await session.clear();
+    const cold = (await collect(session, { prompt: second, maxTokens: 20, mode: 'chimera' })).result;
+    await session.clear();
+    await collect(session, { prompt: first, maxTokens: 5, mode: 'chimera' });
+    const warm = (await collect(session, { prompt: second, maxTokens: 20, mode: 'chimera' })).result;
+    assert.equal(warm.stats.reusedTokens, first.length);
+    assert.deepEqual(warm.tokens, cold.tokens);
+    const again = (await collect(session, { prompt: second, maxTokens: 20, mode: 'autoregressive' })).result;
+    assert.equal(again.stats.reusedTokens, second.length - 1, 'an identical prompt reruns only its last token');
+    assert.deepEqual(again.tokens, cold.tokens);
+  });
+
+  it('stops within one step of cancellation and stays usable', async () => {
+    const prompt = model.tokenizer.encode('class Stack:\n    def push(self, item):\n');
+    const controller = new AbortController();
+    const stream = session.generate({ prompt, maxTokens: 200, mode: 'chimera', signal: controller.signal });
+    const first = await stream.next();
+    assert.equal(first.done, false);
+    controller.abort();
+    await assert.rejects(stream.next(), AbortError);
+    await session.clear();
+    const cold = (await collect(session, { prompt, maxTokens: 10, mode: 'autoregressive' })).result;
+    const warm = (await collect(session, { prompt, maxTokens: 10, mode: 'autoregressive' })).result;
+    assert.deepEqual(warm.tokens, cold.tokens);
+  });
+
+  it('honours a signal that is already aborted before any work', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const stream = session.generate({ prompt: [5, 6, 7], maxTokens: 10, signal: controller.signal });
+    await assert.rejects(stream.next(), AbortError);
+  });
+
+  it('samples reproducibly with a seed, and differently with another', async () => {
+    const prompt = model.tokenizer.encode('def parse(');
+    const sampling = { temperature: 1, topK: 50, topP: 0.95 };
+    const run = async (seed: number, mode: DecodingMode) => {
+      await session.clear();
+      return (await collect(session, { prompt, maxTokens: 24, mode, sampling, seed })).result.tokens;
+    };
+    assert.deepEqual(await run(1, 'chimera'), await run(1, 'chimera'));
+    assert.notDeepEqual(await run(1, 'autoregressive'), await run(2, 'autoregressive'));
+  });
+
+  it('stops at stop tokens and stop strings', async () => {
+    const prompt = model.tokenizer.encode('x = 1\n');
+    const free = (await collect(session, { prompt, maxTokens: 12, mode: 'autoregressive' })).result;
+    const stopAt = free.tokens[3]!;
+    const stopped = (await collect(session, { prompt, maxTokens: 12, mode: 'chimera', stopTokenIds: [stopAt] })).result;
+    assert.deepEqual(stopped.tokens, free.tokens.slice(0, free.tokens.indexOf(stopAt)));
+    assert.equal(stopped.finishReason, 'stop');
+    const needle = free.text.slice(5, 8);
+    const cut = (await collect(session, { prompt, maxTokens: 12, mode: 'ngram', stopStrings: [needle] })).result;
+    assert.equal(cut.text, free.text.slice(0, free.text.indexOf(needle)));
+  });
+
+  it('decodes the same with the device-resident cache (the GPU path, run here on the CPU provider)', async () => {
+    const device = await DecodingSession.create(model, { cache: 'device' });
+    try {
+      for (const text of codePrompts(6)) {
+        const prompt = model.tokenizer.encode(text);
+        await session.clear();
+        const host = (await collect(session, { prompt, maxTokens: 24, mode: 'chimera' })).result;
+        const onDevice = (await collect(device, { prompt, maxTokens: 24, mode: 'chimera' })).result;
+        assert.deepEqual(onDevice.tokens, host.tokens);
+      }
+      const prompt = model.tokenizer.encode(codePrompts(1)[0]!);
+      await collect(device, { prompt, maxTokens: 8, mode: 'ngram' });
+      const reused = (await collect(device, { prompt, maxTokens: 8, mode: 'ngram' })).result;
+      assert.equal(reused.stats.reusedTokens, prompt.length - 1);
+    } finally {
+      device.dispose();
+    }
+  });
+
+  it('keeps an over-long prompt within the context window', async () => {
+    const prompt = Array.from({ length: 3000 }, (_, i) => 100 + (i % 500));
+    const { result } = await collect(session, { prompt, maxTokens: 8, mode: 'autoregressive' });
+    assert.equal(result.stats.truncatedPrompt, true);
+    assert.ok(result.stats.promptTokens < model.manifest.model.max_context);
+    assert.equal(result.tokens.length, 8);
+  });
+});
