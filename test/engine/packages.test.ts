@@ -18,6 +18,7 @@ describe('model package loading', function () {
   afterEach(() => rmSync(join(dir, '..'), { recursive: true, force: true }));
 
   const load = () => loadModel(dir, { device: 'cpu', log: memoryLog().log });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests poke arbitrary manifest fields
   const editManifest = (change: (m: Record<string, any>) => void) => {
     const path = join(dir, 'chimera.json');
     const m = JSON.parse(readFileSync(path, 'utf8'));

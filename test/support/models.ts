@@ -1,5 +1,5 @@
 /** The model packages the engine tier runs: the tiny random fixture and, once built, the default model. */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../src/core/session';
 import { repoRoot } from './paths';
@@ -19,7 +19,6 @@ export function memoryLog(): { log: Logger; lines: string[] } {
  * cut at different points. Deterministic, so failures reproduce.
  */
 export function codePrompts(count: number): string[] {
-  const { readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs');
   const files = readdirSync(join(repoRoot, 'src/core')).filter((f) => f.endsWith('.ts')).sort();
   const prompts: string[] = [];
   for (let i = 0; prompts.length < count; i++) {
