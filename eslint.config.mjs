@@ -35,6 +35,15 @@ export default tseslint.config(
     rules: noVscode,
   },
   {
+    // Stand-in engine processes for the client's failure tests: plain CommonJS run by Node.
+    files: ['test/fixtures/**/*.js', 'training/tests/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly', setTimeout: 'readonly', console: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['scripts/**/*.mjs', 'eslint.config.mjs'],
     // Build scripts run in Node; these are the only globals they use.
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

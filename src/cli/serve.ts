@@ -1,6 +1,19 @@
-/** `chimera serve`: arrives with the engine (OpenAI-compatible HTTP API on 127.0.0.1). */
+/** `chimera serve`: the engine in this process, behind an OpenAI-compatible HTTP API on 127.0.0.1. */
+import { Engine } from '../engine/engine';
+import { startHttpServer } from '../engine/http';
 import type { ServeArgs } from './args';
+import { stderrLogger } from './common';
 
-export async function runServe(_args: ServeArgs): Promise<void> {
-  throw new Error("'serve' is not available yet in this build (it arrives with the engine process).");
+export async function runServe(args: ServeArgs): Promise<void> {
+  const log = stderrLogger();
+  const engine = new Engine(log);
+  const info = await engine.load(args.model ?? '', args.device);
+  const server = await startHttpServer(engine, args.port);
+  process.stderr.write(`chimera: serving ${info.model.name} on ${info.device.kind} at http://127.0.0.1:${server.port}/v1 (local only; Ctrl-C stops)\n`);
+  const stop = () => {
+    engine.cancelAll('the server is stopping');
+    void server.close().then(() => engine.unload()).finally(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }

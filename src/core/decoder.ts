@@ -151,6 +151,9 @@ export class DecodingSession {
     if (delta) yield delta;
 
     while (!emitter.done) {
+      // Inference blocks the thread; letting pending I/O run between steps is what lets a cancellation
+      // (or a newer request) arrive while a long generation is under way.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (req.signal?.aborted) {
         stats.cancelled = true;
         throw new AbortError();

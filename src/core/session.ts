@@ -8,7 +8,7 @@
  *   (`['webgpu','cpu']` throws when WebGPU has no adapter), so the error is caught here.
  * Every decision is reported through `log`, with the reason.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import type * as ortTypes from 'onnxruntime-node';
@@ -72,8 +72,25 @@ export interface CreatedSession {
   device: DeviceChoice;
 }
 
+/**
+ * On Linux a GPU shows up as device nodes; without any, asking WebGPU for an adapter only costs seconds
+ * (Dawn probes Vulkan and GL) before failing, so skip it.
+ */
+function noGpuDeviceNodes(): string | null {
+  if (process.platform !== 'linux' || process.env.CHIMERA_FORCE_GPU_PROBE) return null;
+  try {
+    const dri = existsSync('/dev/dri') ? readdirSync('/dev/dri') : [];
+    const nvidia = readdirSync('/dev').some((n) => /^nvidia\d+$/.test(n));
+    return dri.length === 0 && !nvidia ? 'no GPU device nodes (/dev/dri, /dev/nvidia*)' : null;
+  } catch {
+    return null;
+  }
+}
+
 async function tryGpu(req: SessionRequest, ort: Ort): Promise<CreatedSession | { errors: string[] }> {
   const errors: string[] = [];
+  const absent = noGpuDeviceNodes();
+  if (absent) return { errors: [absent] };
   const candidates: DeviceKind[] = cudaProviderInstalled() ? ['cuda', 'webgpu'] : ['webgpu'];
   for (const kind of candidates) {
     try {

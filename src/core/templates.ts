@@ -113,16 +113,20 @@ export class TemplateRegistry {
     return { tokens: [...(system ?? []), ...keep.flat(), ...tail], stopStrings: [], replyPrefix };
   }
 
+  /** The user message asking to explain `code` (substituted literally: `$&` in code stays as it is). */
+  explainText(code: string, lang: string): string {
+    return fill(this.manifest.templates.prompts.explain, { lang, code });
+  }
+
   explain(code: string, lang: string, budget: number): Prompt {
-    const content = this.manifest.templates.prompts.explain.replace('{lang}', lang).replace('{code}', code);
-    return this.chat([{ role: 'user', content }], budget);
+    return this.chat([{ role: 'user', content: this.explainText(code, lang) }], budget);
   }
 
   /** A rewrite of `code` by `instruction`; the answer opens a code fence and stops at its close. */
   edit(code: string, lang: string, instruction: string, budget: number): Prompt {
     const p = this.manifest.templates.prompts;
-    const content = p.edit.replace('{instruction}', instruction).replace('{lang}', lang).replace('{code}', code);
-    const prompt = this.chat([{ role: 'user', content }], budget, p.edit_reply_prefix.replace('{lang}', lang));
+    const content = fill(p.edit, { instruction, lang, code });
+    const prompt = this.chat([{ role: 'user', content }], budget, fill(p.edit_reply_prefix, { lang }));
     return { ...prompt, stopStrings: [p.edit_reply_stop] };
   }
 
@@ -131,6 +135,11 @@ export class TemplateRegistry {
     const stops = kind === 'chat' ? this.manifest.templates.chat.stop : this.manifest.templates.fim.stop;
     return stops.map((s) => this.specialTexts.find((t) => t.text === s)?.id).filter((id): id is number => id !== undefined);
   }
+}
+
+/** Replaces {name} placeholders with values taken literally. */
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
 }
 
 /** The end of `text` within `maxChars`, cut at a line start in blocks of lines so the cut is stable. */

@@ -102,9 +102,9 @@ describe('chimera generate and bench (real model, real process)', function () {
 });
 
 describe('engine process (dist/engine.js)', () => {
-  it('fails loudly instead of pretending to serve while it is not implemented', async () => {
+  it('explains that it must be forked when started by hand', async () => {
     const result = await run(process.execPath, [engine]);
-    assert.notEqual(result.code, 0, describeResult(result));
-    assert.match(result.stderr, /engine: not implemented in this build/);
+    assert.equal(result.code, 2, describeResult(result));
+    assert.match(result.stderr, /must be started with child_process\.fork/);
   });
 });
