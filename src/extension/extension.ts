@@ -1,8 +1,9 @@
-/** Extension entry point: wires the output channel, settings, chat view and commands together. */
+/** Extension entry point: wires the output channel, the engine, and one adapter per capability. */
 import * as vscode from 'vscode';
 import { VERSION } from '../core/version';
 import { ChatViewProvider, CHAT_VIEW_ID } from './chatView';
 import { registerCommands } from './commands';
+import { EngineService } from './engineService';
 import { onDidChangeSettings, readSettings } from './settings';
 
 /**
@@ -14,6 +15,7 @@ export interface ChimeraApi {
     whenResolved(): Promise<void>;
     whenReady(): Promise<void>;
   };
+  engine: EngineService;
 }
 
 export function activate(context: vscode.ExtensionContext): ChimeraApi {
@@ -23,25 +25,24 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
 
   const settings = readSettings(log);
   log.info(`Settings: ${JSON.stringify(settings)}`);
-  context.subscriptions.push(
-    onDidChangeSettings(log, (next) => log.info(`Settings changed: ${JSON.stringify(next)}`)),
-  );
+  context.subscriptions.push(onDidChangeSettings(log, (next) => log.info(`Settings changed: ${JSON.stringify(next)}`)));
+
+  const engine = new EngineService(context.extensionUri, log);
+  context.subscriptions.push(engine);
+  engine.startInBackground();
 
   const chatView = new ChatViewProvider(context.extensionUri, log);
-  context.subscriptions.push(
-    chatView,
-    vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView),
-    ...registerCommands(log),
-  );
+  context.subscriptions.push(chatView, vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView), ...registerCommands(log));
 
   return {
     chatView: {
       whenResolved: () => chatView.whenResolved(),
       whenReady: () => chatView.whenReady(),
     },
+    engine,
   };
 }
 
 export function deactivate(): void {
-  // Everything is owned by context.subscriptions, which VS Code disposes.
+  // Everything is owned by context.subscriptions, which VS Code disposes (the engine shuts down with it).
 }

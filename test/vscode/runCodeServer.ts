@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { format } from 'node:util';
-import { SCREENSHOT_MARKER, type SuiteStats } from './shared';
+import { NAMED_SCREENSHOT_PREFIX, SCREENSHOT_MARKER, type SuiteStats } from './shared';
 
 const OVERALL_TIMEOUT_MS = 300_000;
 const EXIT_TIMEOUT = 124;
@@ -155,6 +155,15 @@ async function runSuite(tmp: string): Promise<number> {
       if (screenshot && text === SCREENSHOT_MARKER) {
         await takeScreenshot(screenshot);
         writeFileSync(screenshotDone, '');
+      }
+      // A suite asks for a named picture mid-run and waits for the done file.
+      if (screenshot && text.startsWith(NAMED_SCREENSHOT_PREFIX)) {
+        const name = text.slice(NAMED_SCREENSHOT_PREFIX.length).replace(/[^\w-]/g, '_');
+        const path = join(dirname(resolve(screenshot)), `${name}.png`);
+        mkdirSync(dirname(path), { recursive: true });
+        await page.screenshot({ path }).catch((e: unknown) => console.error(`screenshot ${name} failed: ${String(e)}`));
+        console.log(`screenshot: ${path}`);
+        writeFileSync(`${screenshotDone}-${name}`, '');
       }
     });
     await page.exposeFunction('codeAutomationExit', async (code: number) => {

@@ -11,3 +11,9 @@ export interface SuiteStats {
 
 /** Logged when the window is ready for the launcher's screenshot; see pauseForScreenshot in index.ts. */
 export const SCREENSHOT_MARKER = 'chimera:screenshot-ready';
+
+/**
+ * Logged by a suite that wants a named picture mid-run (`chimera:screenshot:<name>`); the launcher saves
+ * it next to CHIMERA_SCREENSHOT as <name>.png and creates `${CHIMERA_SCREENSHOT_DONE}-<name>`.
+ */
+export const NAMED_SCREENSHOT_PREFIX = 'chimera:screenshot:';
