@@ -5,16 +5,15 @@
 import * as vscode from 'vscode';
 import { readSettings, setInlineEnabled } from './settings';
 import { CHAT_VIEW_ID } from './chatView';
+import type { EngineService } from './engineService';
+import { selectModel } from './selectModel';
 
 /** Commands whose feature lands in a later issue, with the name shown to the user. */
 const NOT_YET_AVAILABLE: Readonly<Record<string, string>> = {
   'chimera.explain': 'Explain',
-  'chimera.refactor': 'Refactor',
-  'chimera.selectModel': 'Select Model',
-  'chimera.restartEngine': 'Restart Engine',
 };
 
-export function registerCommands(log: vscode.LogOutputChannel): vscode.Disposable[] {
+export function registerCommands(log: vscode.LogOutputChannel, engine: EngineService): vscode.Disposable[] {
   const disposables = Object.entries(NOT_YET_AVAILABLE).map(([id, feature]) =>
     vscode.commands.registerCommand(id, () => notYetAvailable(log, feature)),
   );
@@ -24,6 +23,14 @@ export function registerCommands(log: vscode.LogOutputChannel): vscode.Disposabl
     ),
     vscode.commands.registerCommand('chimera.showLog', () => log.show(true)),
     vscode.commands.registerCommand('chimera.toggleInline', () => toggleInline(log)),
+    vscode.commands.registerCommand('chimera.restartEngine', () => engine.restart('requested by the user')),
+    vscode.commands.registerCommand('chimera.selectModel', async (folder?: string) => {
+      const before = readSettings(log).modelPath;
+      const chosen = await selectModel(log, folder);
+      // Choosing the same package again is a request to retry it; a changed setting restarts by itself.
+      if (chosen !== undefined && chosen === before) await engine.restart('the model was selected again');
+      return chosen;
+    }),
   );
   return disposables;
 }

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { EngineClient, EngineRequestError, EngineState } from '../engine/client';
-import { ErrorCodes, PROTOCOL_VERSION } from '../protocol';
+import { ErrorCodes, PROTOCOL_VERSION, type GenerationStats } from '../protocol';
 import { readSettings } from './settings';
 
 export const SELECT_MODEL = 'Select Model…';
@@ -17,6 +17,9 @@ export class EngineService implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly stateEmitter = new vscode.EventEmitter<EngineState>();
   readonly onDidChangeState = this.stateEmitter.event;
+  private readonly resultEmitter = new vscode.EventEmitter<GenerationStats>();
+  /** Fires with the statistics of every finished generation (for the status bar). */
+  readonly onDidFinishGeneration = this.resultEmitter.event;
 
   constructor(
     extensionUri: vscode.Uri,
@@ -37,6 +40,7 @@ export class EngineService implements vscode.Disposable {
     this.disposables.push(
       { dispose: () => sub.dispose() },
       this.stateEmitter,
+      this.resultEmitter,
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('chimera.modelPath') || e.affectsConfiguration('chimera.device')) void this.restart('the model or device setting changed');
       }),
@@ -59,6 +63,11 @@ export class EngineService implements vscode.Disposable {
     } catch {
       // reported through the Failed state
     }
+  }
+
+  /** Features report each finished generation here. */
+  noteResult(stats: GenerationStats): void {
+    this.resultEmitter.fire(stats);
   }
 
   /** Waits for the engine (starting it if needed); rejects with the reason it cannot be used. */

@@ -4,6 +4,9 @@ import { VERSION } from '../core/version';
 import { ChatViewProvider, CHAT_VIEW_ID } from './chatView';
 import { registerCommands } from './commands';
 import { EngineService } from './engineService';
+import { InlineCompletionProvider, registerInlineCompletions } from './inlineCompletion';
+import { RefactorController } from './refactor';
+import { StatusBar } from './statusBar';
 import { onDidChangeSettings, readSettings } from './settings';
 
 /**
@@ -16,6 +19,8 @@ export interface ChimeraApi {
     whenReady(): Promise<void>;
   };
   engine: EngineService;
+  inline: InlineCompletionProvider;
+  refactor: RefactorController;
 }
 
 export function activate(context: vscode.ExtensionContext): ChimeraApi {
@@ -32,7 +37,11 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
   engine.startInBackground();
 
   const chatView = new ChatViewProvider(context.extensionUri, log);
-  context.subscriptions.push(chatView, vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView), ...registerCommands(log));
+  context.subscriptions.push(chatView, vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView), ...registerCommands(log, engine));
+
+  const inline = new InlineCompletionProvider(engine, log, (stats) => engine.noteResult(stats));
+  const refactor = new RefactorController(engine, log);
+  context.subscriptions.push(inline, registerInlineCompletions(inline), refactor, new StatusBar(engine, log));
 
   return {
     chatView: {
@@ -40,6 +49,8 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
       whenReady: () => chatView.whenReady(),
     },
     engine,
+    inline,
+    refactor,
   };
 }
 

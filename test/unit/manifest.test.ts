@@ -14,12 +14,14 @@ function minorVersion(version: string): [number, number] {
 }
 
 describe('package.json manifest', () => {
-  it('contributes exactly the seven Chimera commands, each titled in the Chimera category', () => {
+  it('contributes the seven Chimera commands plus the refactor decision pair, each titled in the Chimera category', () => {
     const ids = contributes.commands.map((c) => c.command).sort();
     assert.deepEqual(ids, [
+      'chimera.acceptRefactor',
       'chimera.explain',
       'chimera.openChat',
       'chimera.refactor',
+      'chimera.rejectRefactor',
       'chimera.restartEngine',
       'chimera.selectModel',
       'chimera.showLog',
@@ -28,6 +30,14 @@ describe('package.json manifest', () => {
     for (const command of contributes.commands) {
       assert.equal(command.category, 'Chimera', command.command);
       assert.ok(command.title.length > 0, command.command);
+    }
+  });
+
+  it('offers Accept/Reject only while a refactoring waits for a decision', () => {
+    const title = contributes.menus['editor/title'] ?? [];
+    for (const id of ['chimera.acceptRefactor', 'chimera.rejectRefactor']) {
+      assert.match(title.find((entry) => entry.command === id)?.when ?? '', /chimera\.refactorPending && resourceScheme == chimera-refactor/, id);
+      assert.equal(contributes.menus.commandPalette?.find((entry) => entry.command === id)?.when, 'chimera.refactorPending', id);
     }
   });
 

@@ -39,6 +39,22 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The model the suite's engine loads: CHIMERA_TEST_MODEL, else the bundled default model once it is
+ * built, else the tiny random test fixture. `chimera.modelPath` is machine-scoped, so it goes in the
+ * remote's Machine settings (and User settings, which test-electron-style hosts read).
+ */
+function writeTestSettings(tmp: string): void {
+  const defaultModel = join(extensionRoot, 'models/default');
+  const model = process.env.CHIMERA_TEST_MODEL ?? (existsSync(join(defaultModel, 'chimera.json')) ? defaultModel : join(extensionRoot, 'test/fixtures/tiny-package'));
+  const settings = JSON.stringify({ 'chimera.modelPath': model, 'chimera.device': 'cpu', 'editor.inlineSuggest.enabled': true, 'workbench.startupEditor': 'none' }, null, 2);
+  for (const scope of ['Machine', 'User']) {
+    mkdirSync(join(tmp, 'ud', scope), { recursive: true });
+    writeFileSync(join(tmp, 'ud', scope, 'settings.json'), settings);
+  }
+  console.log(`test model: ${model}`);
+}
+
 /** Starts code-server in its own process group and resolves once it is listening. */
 function startServer(tmp: string, port: number, workspace: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   // Always pass --config: without it code-server writes ~/.config/code-server.
@@ -95,6 +111,7 @@ async function runSuite(tmp: string): Promise<number> {
   const workspace = join(tmp, 'workspace');
   mkdirSync(workspace, { recursive: true });
   writeFileSync(join(workspace, 'example.py'), 'def add(a, b):\n    return a + b\n');
+  writeTestSettings(tmp);
   const statsFile = join(tmp, 'stats.json');
   const screenshot = process.env.CHIMERA_SCREENSHOT;
   const screenshotDone = join(tmp, 'screenshot-done');

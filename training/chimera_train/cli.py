@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data", type=Path, default=DATA)
     d.add_argument("--n-steps", type=int, default=4, help="draft chain length (residual heads)")
     d.add_argument("--top-k", type=int, default=4, help="candidates per step offered to the tree")
-    d.add_argument("--shortlist", type=int, default=8192, help="tokens the draft heads score")
+    d.add_argument("--shortlist", type=int, default=4096,
+                   help="the most frequent tokens the draft heads score (4096 cover ~94%% of code tokens "
+                        "and halve the draft's LM-head cost)")
     d.add_argument("--d-ff", type=int, default=512)
     d.add_argument("--steps", type=int, default=3000)
     d.add_argument("--batch-size", type=int, default=16)
