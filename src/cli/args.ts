@@ -62,7 +62,8 @@ Commands:
                --temperature T      (default 0: greedy)   --seed S (default 0)
                --device auto|gpu|cpu (default auto)     --json   print text and statistics as JSON
   bench      Compare decoding modes on the same prompts in one process; prints JSON.
-               --model DIR  --prompts FILE.jsonl ({"prompt": ..., "suffix"?: ...} per line)
+               --model DIR  --prompts FILE.jsonl: one JSON object per line, {"prompt": ..., "suffix"?: ...}
+                            (a suffix makes it fill-in-the-middle), or {"task": "edit", "code", "instruction", "language"}
                --modes autoregressive,chimera,ngram  --max-tokens N (default 128)
                --device auto|gpu|cpu  --repeat N (runs per prompt, default 1)  --json
   serve      OpenAI-compatible HTTP API on 127.0.0.1.

@@ -14,6 +14,7 @@ import { openModel, readArgFile } from './common';
 interface BenchPrompt {
   tokens: number[];
   stopIds?: number[];
+  stopStrings?: string[];
 }
 
 interface ModeTotals {
@@ -35,11 +36,16 @@ export async function loadBenchPrompts(path: string, model: LoadedModel, maxToke
   const lines = (await readArgFile(path, 'prompts file')).split('\n').filter((l) => l.trim().length > 0);
   if (lines.length === 0) throw new Error(`prompts file ${path} has no prompts`);
   return lines.map((line, i) => {
-    let row: { prompt?: unknown; suffix?: unknown };
+    let row: { prompt?: unknown; suffix?: unknown; task?: unknown; code?: unknown; instruction?: unknown; language?: unknown };
     try {
       row = JSON.parse(line) as typeof row;
     } catch {
       throw new Error(`${path}:${i + 1}: not valid JSON`);
+    }
+    if (row.task === 'edit') {
+      if (typeof row.code !== 'string' || typeof row.instruction !== 'string') throw new Error(`${path}:${i + 1}: an edit needs "code" and "instruction" strings`);
+      const p = templates.edit(row.code, typeof row.language === 'string' ? row.language : '', row.instruction, budget);
+      return { tokens: p.tokens, stopIds: templates.stopTokenIds('chat'), stopStrings: p.stopStrings };
     }
     if (typeof row.prompt !== 'string') throw new Error(`${path}:${i + 1}: needs a "prompt" string`);
     if (typeof row.suffix === 'string') {
@@ -51,7 +57,7 @@ export async function loadBenchPrompts(path: string, model: LoadedModel, maxToke
 
 async function runOnce(session: DecodingSession, prompt: BenchPrompt, mode: DecodingMode, maxTokens: number): Promise<GenerationResult> {
   await session.clear();
-  const stream = session.generate({ prompt: prompt.tokens, maxTokens, mode, stopTokenIds: prompt.stopIds });
+  const stream = session.generate({ prompt: prompt.tokens, maxTokens, mode, stopTokenIds: prompt.stopIds, stopStrings: prompt.stopStrings });
   for (;;) {
     const next = await stream.next();
     if (next.done) return next.value;

@@ -98,6 +98,12 @@ def cmd_package(ns) -> None:
     print(json.dumps({"out": str(ns.out), "files": manifest["files"]}, indent=1))
 
 
+def cmd_bench_prompts(ns) -> None:
+    from .bench_prompts import write_bench_prompts
+
+    print(json.dumps(write_bench_prompts(ns.corpus, ns.out, n=ns.count)))
+
+
 def cmd_fixture(ns) -> None:
     from .fixture import build_fixture
 
@@ -188,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--name", default="chimera-code-default")
     k.add_argument("--out", type=Path, default=Path("../models/default"))
     k.set_defaults(func=cmd_package)
+
+    b = sub.add_parser("bench-prompts", help="write benchmark prompts from the held-out validation split")
+    b.add_argument("--corpus", type=Path, default=DATA / "corpus")
+    b.add_argument("--out", type=Path, default=Path("../test/bench"))
+    b.add_argument("--count", type=int, default=50)
+    b.set_defaults(func=cmd_bench_prompts)
 
     f = sub.add_parser("fixture", help="regenerate the tiny random-weight test package")
     f.add_argument("--tokenizer", type=Path, default=Path("../models/default/tokenizer.json"))
