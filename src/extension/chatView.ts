@@ -1,9 +1,32 @@
-/** The `chimera.chat` webview view in the Chimera activity-bar container. */
+/**
+ * The `chimera.chat` webview view in the Chimera activity-bar container: a thin adapter between the
+ * webview (untrusted: every message is checked) and the ChatSession, the engine status and the
+ * code block actions. The conversation lives in the session, so the view can be closed, re-created
+ * or opened late (Explain opens it) and is brought up to date from the transcript on `ready`.
+ */
 import * as vscode from 'vscode';
-import { isWebviewToExtension, type ExtensionToWebview } from '../webview/messages';
+import { EngineState } from '../engine/client';
+import { isWebviewToExtension, type ExtensionToWebview, type ProbeReport, type StatusAction, type WebviewToExtension } from '../webview/messages';
+import { contextCharBudget } from './chatHistory';
+import type { CodeBlockActions } from './chatCodeActions';
 import { createNonce, renderChatHtml } from './chatHtml';
+import type { ChatSession, DescribedError } from './chatSession';
+import { describeEngineError, type EngineService } from './engineService';
+import { editorAttachment } from './explain';
 
 export const CHAT_VIEW_ID = 'chimera.chat';
+
+/** What the webview received for one reply (see the `rendered` message). */
+export interface RenderReport {
+  pieces: number;
+  text: string;
+}
+
+const ACTION_COMMANDS: Readonly<Record<StatusAction, string>> = {
+  showLog: 'chimera.showLog',
+  selectModel: 'chimera.selectModel',
+  restartEngine: 'chimera.restartEngine',
+};
 
 /** A promise with its resolver exposed, so an event can settle it later. */
 function signal(): { promise: Promise<void>; resolve: () => void } {
@@ -12,15 +35,48 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** Values that arrive by key, possibly before anyone asks for them; keeps only the newest few. */
+class Mailbox<T> {
+  private readonly values = new Map<string, T>();
+  private readonly waiting = new Map<string, (value: T) => void>();
+
+  put(key: string, value: T): void {
+    const waiter = this.waiting.get(key);
+    this.waiting.delete(key);
+    if (waiter) return waiter(value);
+    this.values.set(key, value);
+    for (const old of [...this.values.keys()].slice(0, -20)) this.values.delete(old);
+  }
+
+  take(key: string): Promise<T> {
+    const value = this.values.get(key);
+    if (value !== undefined) return Promise.resolve(value);
+    return new Promise<T>((resolve) => this.waiting.set(key, resolve));
+  }
+}
+
+export interface ChatViewDeps {
+  extensionUri: vscode.Uri;
+  log: vscode.LogOutputChannel;
+  session: ChatSession;
+  engine: EngineService;
+  actions: CodeBlockActions;
+}
+
 export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private readonly resolved = signal();
   private readonly ready = signal();
   private readonly disposables: vscode.Disposable[] = [];
+  private view: vscode.WebviewView | undefined;
+  /** Messages posted before the script listens would be lost; until `ready`, the transcript covers them. */
+  private webviewReady = false;
+  readonly renderReports = new Mailbox<RenderReport>();
+  readonly probeReports = new Mailbox<ProbeReport>();
 
-  constructor(
-    private readonly extensionUri: vscode.Uri,
-    private readonly log: vscode.LogOutputChannel,
-  ) {}
+  constructor(private readonly deps: ChatViewDeps) {
+    const sub = deps.session.onEvent((event) => this.post(event));
+    this.disposables.push({ dispose: () => sub.dispose() }, deps.engine.onDidChangeState(() => this.post(this.status())));
+  }
 
   /** Settles once VS Code has created the view and we have set its HTML. */
   whenResolved(): Promise<void> {
@@ -33,8 +89,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
-    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    const media = vscode.Uri.joinPath(this.deps.extensionUri, 'media');
     const webview = view.webview;
+    this.view = view;
+    this.webviewReady = false;
     webview.options = { enableScripts: true, localResourceRoots: [media] };
     webview.html = renderChatHtml({
       cspSource: webview.cspSource,
@@ -42,33 +100,102 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'build', 'chat.js')).toString(),
       styleUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css')).toString(),
     });
-    this.disposables.push(
-      webview.onDidReceiveMessage((message: unknown) => this.onMessage(webview, message)),
-    );
-    this.log.info('Chat view resolved.');
+    const received = webview.onDidReceiveMessage((message: unknown) => this.onMessage(message));
+    view.onDidDispose(() => {
+      received.dispose();
+      if (this.view === view) this.view = undefined;
+    });
+    this.deps.log.info('Chat view resolved.');
     this.resolved.resolve();
   }
 
-  private onMessage(webview: vscode.Webview, message: unknown): void {
+  /** Sends to the webview if it is listening; otherwise the transcript on `ready` will carry it. */
+  post(message: ExtensionToWebview): Thenable<boolean> {
+    if (!this.view || !this.webviewReady) return Promise.resolve(false);
+    return this.view.webview.postMessage(message);
+  }
+
+  private onMessage(message: unknown): void {
     if (!isWebviewToExtension(message)) {
-      this.log.warn(`Chat view sent an unknown message: ${JSON.stringify(message)}`);
+      this.deps.log.warn(`Chat view sent an unknown message: ${JSON.stringify(message)?.slice(0, 200)}`);
       return;
     }
+    this.handle(message).catch((err: unknown) => this.deps.log.error(`Chat: ${message.type} failed: ${describeEngineError(err)}`));
+  }
+
+  /** Acts on a checked webview message; the returned promise is what tests await. */
+  handle(message: WebviewToExtension): Promise<unknown> {
     switch (message.type) {
-      case 'ready': {
-        this.ready.resolve();
-        const status: ExtensionToWebview = {
-          type: 'status',
-          engine: 'unavailable',
-          detail: 'Chat is not available yet in this build: the local engine arrives in a later version.',
-        };
-        void webview.postMessage(status);
-        break;
-      }
+      case 'ready':
+        return this.onReady();
+      case 'send':
+        return this.deps.session.ask({ text: message.text, kind: 'ask', attachment: message.includeContext ? this.contextAttachment() : undefined });
+      case 'stop':
+        return this.deps.session.stop();
+      case 'newChat':
+        return this.deps.session.clear();
+      case 'codeAction':
+        return this.deps.actions.run(message.action, message.code);
+      case 'runAction':
+        return Promise.resolve(vscode.commands.executeCommand(ACTION_COMMANDS[message.action]));
+      case 'rendered':
+        this.renderReports.put(message.id, { pieces: message.pieces, text: message.text });
+        return Promise.resolve();
+      case 'probeResult':
+        this.probeReports.put(message.requestId, message.report);
+        return Promise.resolve();
     }
+  }
+
+  private async onReady(): Promise<void> {
+    this.webviewReady = true;
+    await this.post(this.status());
+    await this.post({ type: 'transcript', messages: [...this.deps.session.transcript] });
+    this.ready.resolve();
+  }
+
+  private contextAttachment() {
+    const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
+    if (!editor) {
+      void vscode.window.showInformationMessage('Chimera: no editor is open, so the question was sent without code context.');
+      return undefined;
+    }
+    return editorAttachment(editor, 'file', contextCharBudget(this.deps.engine.client.info?.model.maxContext));
+  }
+
+  private status(): ExtensionToWebview {
+    return engineStatus(this.deps.engine);
   }
 
   dispose(): void {
     for (const d of this.disposables.splice(0)) d.dispose();
   }
+}
+
+/** The engine's state as the panel's status line shows it, with the buttons that can help. */
+export function engineStatus(engine: EngineService): Extract<ExtensionToWebview, { type: 'status' }> {
+  const info = engine.client.info;
+  switch (engine.state) {
+    case EngineState.Starting:
+      return { type: 'status', engine: 'starting', detail: 'Starting the local engine…', actions: [] };
+    case EngineState.Restarting:
+      return { type: 'status', engine: 'starting', detail: 'Restarting the local engine…', actions: ['showLog'] };
+    case EngineState.Ready: {
+      const device = info?.device.kind === 'cpu' ? 'CPU' : `GPU (${info?.device.kind ?? 'unknown'})`;
+      return { type: 'status', engine: 'ready', detail: `Ready: ${info?.model.name ?? 'model'} on ${device}`, actions: [] };
+    }
+    case EngineState.Failed: {
+      const { message, actions } = describeChatError(engine.client.lastError ?? 'unknown error');
+      return { type: 'status', engine: 'error', detail: `The local engine is not running: ${message}`, actions };
+    }
+    case EngineState.Stopped:
+      return { type: 'status', engine: 'stopped', detail: 'The local engine is stopped.', actions: ['restartEngine', 'showLog'] };
+  }
+}
+
+/** An error as the panel shows it: the reason, and Select model… when the model is the problem. */
+export function describeChatError(err: unknown): DescribedError {
+  const message = typeof err === 'string' ? err : describeEngineError(err);
+  const modelProblem = /model|chimera\.json|\.onnx|tokenizer/i.test(message);
+  return { message, actions: modelProblem ? ['selectModel', 'showLog'] : ['restartEngine', 'showLog'] };
 }

@@ -9,9 +9,7 @@ import type { EngineService } from './engineService';
 import { selectModel } from './selectModel';
 
 /** Commands whose feature lands in a later issue, with the name shown to the user. */
-const NOT_YET_AVAILABLE: Readonly<Record<string, string>> = {
-  'chimera.explain': 'Explain',
-};
+const NOT_YET_AVAILABLE: Readonly<Record<string, string>> = {};
 
 export function registerCommands(log: vscode.LogOutputChannel, engine: EngineService): vscode.Disposable[] {
   const disposables = Object.entries(NOT_YET_AVAILABLE).map(([id, feature]) =>

@@ -1,7 +1,7 @@
 /** Extension entry point: wires the output channel, the engine, and one adapter per capability. */
 import * as vscode from 'vscode';
 import { VERSION } from '../core/version';
-import { ChatViewProvider, CHAT_VIEW_ID } from './chatView';
+import { registerChat, type ChatApi } from './chat';
 import { registerCommands } from './commands';
 import { EngineService } from './engineService';
 import { InlineCompletionProvider, registerInlineCompletions } from './inlineCompletion';
@@ -14,10 +14,7 @@ import { onDidChangeSettings, readSettings } from './settings';
  * `vscode.extensions.getExtension(...).exports`, so they can wait on events instead of sleeping.
  */
 export interface ChimeraApi {
-  chatView: {
-    whenResolved(): Promise<void>;
-    whenReady(): Promise<void>;
-  };
+  chatView: ChatApi;
   engine: EngineService;
   inline: InlineCompletionProvider;
   refactor: RefactorController;
@@ -36,18 +33,15 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
   context.subscriptions.push(engine);
   engine.startInBackground();
 
-  const chatView = new ChatViewProvider(context.extensionUri, log);
-  context.subscriptions.push(chatView, vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView), ...registerCommands(log, engine));
+  const chatView = registerChat(context, engine, log);
+  context.subscriptions.push(...registerCommands(log, engine));
 
   const inline = new InlineCompletionProvider(engine, log, (stats) => engine.noteResult(stats));
   const refactor = new RefactorController(engine, log);
   context.subscriptions.push(inline, registerInlineCompletions(inline), refactor, new StatusBar(engine, log));
 
   return {
-    chatView: {
-      whenResolved: () => chatView.whenResolved(),
-      whenReady: () => chatView.whenReady(),
-    },
+    chatView,
     engine,
     inline,
     refactor,

@@ -29,6 +29,16 @@ describe('chat webview html', () => {
     assert.doesNotMatch(contentSecurityPolicy(input.cspSource, input.nonce), /unsafe-(inline|eval)/);
   });
 
+  it('gives the page no way to reach the network or frame other content', () => {
+    const csp = cspOf(renderChatHtml(input));
+    // Absent directives fall back to default-src 'none': no fetch/XHR/WebSocket, no frames, no workers.
+    for (const directive of ['connect-src', 'frame-src', 'child-src', 'worker-src', 'object-src', 'form-action']) {
+      assert.equal(csp.get(directive), undefined, directive);
+    }
+    // No wildcard or bare-scheme source anywhere (cspSource is one specific origin).
+    for (const [directive, sources] of csp) assert.doesNotMatch(sources, /(^|\s)(\*|https?:)(\s|$)/, directive);
+  });
+
   it('gives every script tag the nonce and loads only our bundle', () => {
     const html = renderChatHtml(input);
     const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1] ?? '');
