@@ -17,6 +17,8 @@ import { readSettings } from './settings';
 export interface ChatApi {
   whenResolved(): Promise<void>;
   whenReady(): Promise<void>;
+  /** The next time a webview says ready, e.g. after the view is re-created. */
+  nextReady(): Promise<void>;
   /** Sends a question exactly as the webview's Send does; resolves with the finished reply. */
   send(text: string, includeContext?: boolean): Promise<TranscriptMessage>;
   /** What the webview received for reply `id` (resolves once it has the final form). */
@@ -65,6 +67,7 @@ function testApi(view: ChatViewProvider, session: ChatSession, actions: CodeBloc
   return {
     whenResolved: () => view.whenResolved(),
     whenReady: () => view.whenReady(),
+    nextReady: () => view.nextReady(),
     send: (text, includeContext = false) => view.handle({ type: 'send', text, includeContext }) as Promise<TranscriptMessage>,
     rendered: (id) => view.renderReports.take(id),
     transcript: () => session.transcript,

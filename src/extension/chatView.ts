@@ -66,6 +66,7 @@ export interface ChatViewDeps {
 export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private readonly resolved = signal();
   private readonly ready = signal();
+  private readonly readyListeners = new Set<() => void>();
   private readonly disposables: vscode.Disposable[] = [];
   private view: vscode.WebviewView | undefined;
   /** Messages posted before the script listens would be lost; until `ready`, the transcript covers them. */
@@ -86,6 +87,17 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** Settles once the webview script has run (so the CSP let it load) and said `ready`. */
   whenReady(): Promise<void> {
     return this.ready.promise;
+  }
+
+  /** Settles the next time a webview says `ready` (a re-created view, for instance). */
+  nextReady(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const listener = () => {
+        this.readyListeners.delete(listener);
+        resolve();
+      };
+      this.readyListeners.add(listener);
+    });
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -129,6 +141,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       case 'ready':
         return this.onReady();
       case 'send':
+        if (message.text.trim().length === 0) return Promise.resolve();
         return this.deps.session.ask({ text: message.text, kind: 'ask', attachment: message.includeContext ? this.contextAttachment() : undefined });
       case 'stop':
         return this.deps.session.stop();
@@ -152,6 +165,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     await this.post(this.status());
     await this.post({ type: 'transcript', messages: [...this.deps.session.transcript] });
     this.ready.resolve();
+    for (const listener of [...this.readyListeners]) listener();
   }
 
   private contextAttachment() {

@@ -69,6 +69,16 @@ describe('chat panel', function () {
     );
   });
 
+  it('adds the editor selection as context when asked', async () => {
+    const editor = await openDocument(CODE, 'python');
+    editor.selection = new vscode.Selection(1, 0, 2, 0);
+    const reply = await within(api.chatView.send('Is this line correct?', true), 120_000, 'the reply');
+    const question = api.chatView.transcript().find((m) => m.id !== reply.id && m.text === 'Is this line correct?');
+    assert.equal(question?.attachment?.code, '    return a + b\n');
+    assert.match(question?.attachment?.label ?? '', /:2$/);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
   it('Explain sends the selection to the panel and streams the reply there', async () => {
     const editor = await openDocument(CODE, 'python');
     editor.selection = new vscode.Selection(0, 0, 2, 0);
@@ -113,6 +123,12 @@ describe('chat panel', function () {
     await screenshot('chat-markdown');
   });
 
+  it('copies a code block through the host clipboard', async () => {
+    const code = `copied ${Date.now()}`;
+    await api.chatView.codeAction('copy', code);
+    assert.equal(await vscode.env.clipboard.readText(), code);
+  });
+
   it('inserts a code block at the cursor', async () => {
     const editor = await openDocument(CODE, 'python');
     editor.selection = new vscode.Selection(2, 0, 2, 0);
@@ -140,6 +156,21 @@ describe('chat panel', function () {
     await vscode.commands.executeCommand('undo');
     assert.equal(editor.document.getText(), CODE, 'one undo restores the original');
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('restores the conversation when the view is re-created', async () => {
+    const expected = api.chatView.transcript().map((m) => m.role);
+    assert.ok(expected.length >= 4, 'earlier tests left a conversation');
+    const again = api.chatView.nextReady();
+    // Closing the Chimera container disposes the webview (no retainContextWhenHidden); opening it makes a new one.
+    await vscode.commands.executeCommand('workbench.action.closeSidebar');
+    await vscode.commands.executeCommand('chimera.openChat');
+    await within(again, 30_000, 'the re-created webview to say ready');
+    const shown = (await within(api.chatView.probe(), 10_000, 'the probe')).messages;
+    assert.deepEqual(
+      shown.map((m) => m.role),
+      expected,
+    );
   });
 
   it('New chat clears the conversation and the panel', async () => {
