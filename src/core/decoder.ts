@@ -59,8 +59,14 @@ export class DecodingSession {
   private readonly treeBudget: number;
   private readonly ngram: NgramOptions;
   private readonly prefillChunk: number;
-  /** Tokens whose rows the caches hold, in order. */
+  /** Tokens whose rows the target's cache holds, in order. */
   private cached: number[] = [];
+  /**
+   * Target hidden states of the cached positions the draft has not seen yet (it learns them at its next
+   * call). Kept across requests, so the draft's context never falls behind the target's and prefix
+   * reuse covers both caches, whatever mode the previous request used.
+   */
+  private readonly backlog = new HiddenBacklog();
 
   private constructor(
     readonly model: LoadedModel,
@@ -122,6 +128,7 @@ export class DecodingSession {
     await this.target.cache.truncate(0);
     await this.draft?.cache.truncate(0);
     this.cached = [];
+    this.backlog.clear();
   }
 
   private async *run(req: GenerateRequest, mode: DecodingMode): AsyncGenerator<string, GenerationResult> {
@@ -137,14 +144,13 @@ export class DecodingSession {
     const margins: number[] | undefined = req.recordMargins ? [] : undefined;
     const useDraft = mode === 'chimera' && this.draft !== null;
 
-    const prefill = await this.prefill(prompt, useDraft, req.signal, stats).catch((err: unknown) => {
+    const prefill = await this.prefill(prompt, req.signal, stats).catch((err: unknown) => {
       if (err instanceof AbortError) stats.cancelled = true;
       throw err;
     });
     let root = chooseFirst(prefill.logits, this.target.vocab, sampling, rng);
     margins?.push(top2Margin(prefill.logits, 0, this.target.vocab));
     stats.firstTokenMs = performance.now() - stats.startedAt;
-    let pendingHidden = prefill.hidden;
     const history = mode === 'autoregressive' ? null : [...prompt];
     history?.push(root);
     let delta = emitter.push([root]);
@@ -159,7 +165,7 @@ export class DecodingSession {
         throw new AbortError();
       }
       const stepStart = performance.now();
-      const proposal = useDraft ? await this.draft!.propose(pendingHidden, this.trigram(root)) : null;
+      const proposal = useDraft ? await this.draft!.propose(this.backlog.take(this.target.width), this.trigram(root)) : null;
       const tree = proposeTree({ root, draft: proposal, draftTree: this.draftTree, history, ngram: this.ngram, budget: this.treeBudget });
       if (this.target.cache.length + tree.size > capacity) {
         emitter.finish = 'length';
@@ -170,7 +176,7 @@ export class DecodingSession {
       const { path, bonus } = accept(tree, shape, out.logits, this.target.vocab, sampling, rng);
       await this.target.cache.commit(out.outputs, path);
       disposeDeviceOutputs(out.outputs);
-      pendingHidden = gatherRows(out.hidden, path, this.target.width);
+      this.backlog.push(gatherRows(out.hidden, path, this.target.width));
       const verified = path.map((n) => tree.tokens[n]!);
       this.cached.push(...verified);
       const produced = [...verified.slice(1), bonus];
@@ -201,17 +207,18 @@ export class DecodingSession {
    * Runs the prompt after the longest prefix the caches already hold (at least its last token, whose
    * logits give the first new token), in chunks so cancellation is honoured between them.
    */
-  private async prefill(prompt: readonly number[], collectHidden: boolean, signal: AbortSignal | undefined, stats: GenerationStats) {
+  private async prefill(prompt: readonly number[], signal: AbortSignal | undefined, stats: GenerationStats) {
     let common = 0;
     while (common < this.cached.length && common < prompt.length - 1 && this.cached[common] === prompt[common]) common++;
-    // Modes without the draft leave its context behind; the draft then needs the missing positions again.
-    if (collectHidden && this.draft) common = Math.min(common, this.draft.cache.length);
     await this.target.cache.truncate(common);
-    await this.draft?.cache.truncate(common);
     this.cached = this.cached.slice(0, common);
+    if (this.draft) {
+      // The draft knows positions [0, D); the backlog holds [D, cached). Cut both back to `common`.
+      await this.draft.cache.truncate(common);
+      this.backlog.truncate(Math.max(0, common - this.draft.cache.length), this.target.width);
+    }
     stats.promptTokens = prompt.length;
     stats.reusedTokens = common;
-    const hidden: Float32Array[] = [];
     let logits: Float32Array = new Float32Array(0);
     for (let start = common; start < prompt.length; start += this.prefillChunk) {
       throwIfAborted(signal);
@@ -220,11 +227,11 @@ export class DecodingSession {
       await this.target.cache.commit(out.outputs, chunk.map((_, i) => i));
       disposeDeviceOutputs(out.outputs);
       this.cached.push(...chunk);
-      if (collectHidden) hidden.push(out.hidden);
+      if (this.draft) this.backlog.push(out.hidden);
       logits = out.logits;
     }
     stats.prefillMs = performance.now() - stats.startedAt;
-    return { logits, hidden: concat(hidden) };
+    return { logits };
   }
 }
 
@@ -235,13 +242,40 @@ export function fitPrompt(prompt: readonly number[], maxTokens: number, capacity
   return prompt.length > room ? prompt.slice(prompt.length - room) : prompt;
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
+/** Hidden-state rows waiting for the draft, appended in position order. */
+class HiddenBacklog {
+  private parts: Float32Array[] = [];
+
+  push(rows: Float32Array): void {
+    if (rows.length > 0) this.parts.push(rows);
   }
-  return out;
+
+  /** All rows as one array, leaving the backlog empty. */
+  take(width: number): Float32Array {
+    const out = this.concat();
+    this.parts = [];
+    if (out.length % width !== 0) throw new Error('hidden-state backlog is not a whole number of rows');
+    return out;
+  }
+
+  /** Keeps the first `rows` rows. */
+  truncate(rows: number, width: number): void {
+    const all = this.concat();
+    this.parts = rows > 0 ? [all.slice(0, rows * width)] : [];
+  }
+
+  clear(): void {
+    this.parts = [];
+  }
+
+  private concat(): Float32Array {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const out = new Float32Array(this.parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of this.parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  }
 }

@@ -103,6 +103,20 @@ describe('decoding session', function () {
     assert.deepEqual(again.tokens, cold.tokens);
   });
 
+  it('keeps the draft in step across requests: reuse after a one-token answer and across modes', async () => {
+    const base = model.tokenizer.encode('def area(width, height):\n    return width *');
+    const longer = base.concat(model.tokenizer.encode(' height'));
+    await session.clear();
+    const cold = (await collect(session, { prompt: longer, maxTokens: 16, mode: 'chimera' })).result;
+    for (const [mode, maxTokens] of [['chimera', 1], ['autoregressive', 6]] as const) {
+      await session.clear();
+      await collect(session, { prompt: base, maxTokens, mode });
+      const warm = (await collect(session, { prompt: longer, maxTokens: 16, mode: 'chimera' })).result;
+      assert.ok(warm.stats.reusedTokens >= base.length, `after a ${mode} request of ${maxTokens} tokens: reused ${warm.stats.reusedTokens} of ${base.length}`);
+      assert.deepEqual(warm.tokens, cold.tokens);
+    }
+  });
+
   it('stops within one step of cancellation and stays usable', async () => {
     const prompt = model.tokenizer.encode('class Stack:\n    def push(self, item):\n');
     const controller = new AbortController();
