@@ -238,19 +238,23 @@ def build_corpus(out_dir: Path, packages: Iterator[SourcePackage], caps_mb: dict
     return stats
 
 
-def split_large(text: str, limit: int = CHUNK_BYTES) -> list[str]:
-    """Cut a very large file (a compiler bundle, say) into pieces at blank lines near `limit` bytes."""
-    if len(text) <= limit:
-        return [text]
+def split_at(text: str, limit: int, separator: str) -> list[str]:
+    """Consecutive pieces of at most `limit` characters, each cut after the last `separator` in its
+    second half when there is one (else at the limit). The pieces concatenate back to `text`."""
     pieces, start = [], 0
     while start < len(text):
         end = min(len(text), start + limit)
         if end < len(text):
-            cut = text.rfind("\n\n", start + limit // 2, end)
+            cut = text.rfind(separator, start + limit // 2, end)
             end = cut + 1 if cut != -1 else end
         pieces.append(text[start:end])
         start = end
-    return pieces
+    return pieces or [text]
+
+
+def split_large(text: str, limit: int = CHUNK_BYTES) -> list[str]:
+    """Cut a very large file (a compiler bundle, say) into pieces at blank lines near `limit` bytes."""
+    return split_at(text, limit, "\n\n")
 
 
 def _read_document(path: Path, pkg: SourcePackage, seen: set[str], stats: BuildStats,

@@ -16,6 +16,7 @@ from tokenizers import Tokenizer
 
 from . import templates
 from .chat_samples import chat_examples
+from .corpus import split_at
 from .tokenizer import special_ids
 
 FIM_WINDOW_CHARS = 2600  # a FIM example must fit a 1024-token training window whole
@@ -45,15 +46,7 @@ class Encoder:
 
 def line_aligned_windows(text: str, size: int) -> list[str]:
     """Consecutive pieces of at most ~size characters, cut after a newline where one is near."""
-    pieces, start = [], 0
-    while start < len(text):
-        end = min(len(text), start + size)
-        if end < len(text):
-            cut = text.rfind("\n", start + size // 2, end)
-            end = cut + 1 if cut != -1 else end
-        pieces.append(text[start:end])
-        start = end
-    return pieces
+    return split_at(text, size, "\n")
 
 
 def fim_split(text: str, rng: random.Random) -> tuple[str, str, str]:
