@@ -1,6 +1,6 @@
 /**
- * Handlers for every command in package.json `contributes.commands`. Features that are not built
- * yet say so plainly; none of them produces made-up output.
+ * Handlers for the management commands (chat, log, inline toggle, engine restart, model selection).
+ * Feature commands register themselves next to their feature (refactor.ts, explain.ts).
  */
 import * as vscode from 'vscode';
 import { readSettings, setInlineEnabled } from './settings';
@@ -8,14 +8,8 @@ import { CHAT_VIEW_ID } from './chatView';
 import type { EngineService } from './engineService';
 import { selectModel } from './selectModel';
 
-/** Commands whose feature lands in a later issue, with the name shown to the user. */
-const NOT_YET_AVAILABLE: Readonly<Record<string, string>> = {};
-
 export function registerCommands(log: vscode.LogOutputChannel, engine: EngineService): vscode.Disposable[] {
-  const disposables = Object.entries(NOT_YET_AVAILABLE).map(([id, feature]) =>
-    vscode.commands.registerCommand(id, () => notYetAvailable(log, feature)),
-  );
-  disposables.push(
+  return [
     vscode.commands.registerCommand('chimera.openChat', () =>
       vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`),
     ),
@@ -29,15 +23,7 @@ export function registerCommands(log: vscode.LogOutputChannel, engine: EngineSer
       if (chosen !== undefined && chosen === before) await engine.restart('the model was selected again');
       return chosen;
     }),
-  );
-  return disposables;
-}
-
-function notYetAvailable(log: vscode.LogOutputChannel, feature: string): void {
-  const text = `Chimera: ${feature} is not available yet in this build.`;
-  log.info(text);
-  // Not awaited: the message stays until the user closes it, and the command should not hang on it.
-  void vscode.window.showInformationMessage(text);
+  ];
 }
 
 /** Flips `chimera.inline.enabled` for the user and reports what is in effect afterwards. */
