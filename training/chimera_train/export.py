@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .model import TargetLM
+from .onnx_weights import attach_weights
 
 OPSET = 17
 
@@ -59,13 +60,15 @@ def example_target_inputs(model: TargetLM, t: int = 3, p: int = 2) -> tuple:
     cfg = model.cfg
     ids = torch.randint(0, cfg.vocab_size, (1, t))
     pos = torch.arange(p, p + t)[None]
+    heads = getattr(cfg, "n_kv_heads", cfg.n_heads)  # grouped-query attention caches fewer heads
     past = []
     for _ in range(cfg.n_layers):
-        past += [torch.randn(1, p, cfg.n_heads, cfg.head_dim), torch.randn(1, p, cfg.n_heads, cfg.head_dim)]
+        past += [torch.randn(1, p, heads, cfg.head_dim), torch.randn(1, p, heads, cfg.head_dim)]
     return (ids, pos, causal_bias(t, p), torch.tensor([t]), *past)
 
 
-def export_target(model: TargetLM, path: Path) -> None:
+def export_target(model: TargetLM, path: Path, external_data: bool = False) -> list[Path]:
+    """Writes target.onnx (and target.onnx.data with `external_data`); returns the files written."""
     model.eval()
     n = model.cfg.n_layers
     inputs, outputs = target_input_names(n), target_output_names(n)
@@ -75,15 +78,21 @@ def export_target(model: TargetLM, path: Path) -> None:
         dynamic[name] = {1: "P"}
     for name in outputs[2:]:
         dynamic[name] = {1: "T"}
-    _export(_TargetExport(model), example_target_inputs(model), path, inputs, outputs, dynamic)
+    return _export(_TargetExport(model), example_target_inputs(model), path, inputs, outputs, dynamic, external_data)
 
 
-def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
+def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: dict,
+            external_data: bool, pin: dict[str, list[int]] | None = None) -> list[Path]:
+    """Traces the graph without its weights, then writes them tensor by tensor (see onnx_weights)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
-                          dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=False)
+                          dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=False,
+                          export_params=False)
+    if pin:
+        _pin_output_dims(path, pin)
+    return attach_weights(path, module, inputs, external_data)
 
 
 # ---- draft ---------------------------------------------------------------------------------------------
@@ -100,7 +109,7 @@ class _DraftExport(nn.Module):
         return self.draft.forward_draft(hidden_states, past_k, past_v, tokens)
 
 
-def export_draft(draft, path: Path) -> None:
+def export_draft(draft, path: Path, external_data: bool = False) -> list[Path]:
     """Draft (`draft.onnx`):
       inputs   hidden_states [1,N,D] (target last_hidden_state of newly verified positions P..P+N-1),
                past_context.key / .value [1,P,H,Dh], tokens int64 [1,3] (two last verified tokens, then the root)
@@ -112,8 +121,8 @@ def export_draft(draft, path: Path) -> None:
             torch.randn(1, 2, cfg.n_heads, cfg.head_dim), torch.zeros(1, 3, dtype=torch.int64))
     dynamic = {"hidden_states": {1: "N"}, "past_context.key": {1: "P"}, "past_context.value": {1: "P"},
                "present_context.key": {1: "N"}, "present_context.value": {1: "N"}}
-    _export(_DraftExport(draft), args, path, DRAFT_INPUTS, DRAFT_OUTPUTS, dynamic)
-    _pin_output_dims(path, {"draft_tokens": [1, cfg.n_steps, cfg.top_k], "draft_logprobs": [1, cfg.n_steps, cfg.top_k]})
+    pin = {"draft_tokens": [1, cfg.n_steps, cfg.top_k], "draft_logprobs": [1, cfg.n_steps, cfg.top_k]}
+    return _export(_DraftExport(draft), args, path, DRAFT_INPUTS, DRAFT_OUTPUTS, dynamic, external_data, pin)
 
 
 def _pin_output_dims(path: Path, shapes: dict[str, list[int]]) -> None:

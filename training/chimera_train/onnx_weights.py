@@ -1,0 +1,116 @@
+"""Writing a traced graph's weights into the ONNX file one tensor at a time.
+
+The exporter traces with `export_params=False`, so the graph it serialises holds no weights (parameters
+become extra graph inputs). `attach_weights` turns those inputs into initializers, writing each tensor's
+bytes straight from the module's memory:
+
+- inline: appended to the .onnx file itself. Protobuf merges repeated occurrences of a message field, so
+  `ModelProto{graph: G}` followed by `ModelProto{graph: {initializer: [W]}}` parses as G plus W. Nothing is
+  ever serialised as a whole, so no second copy of the weights exists (torch's own exporter builds the
+  whole protobuf in memory, i.e. a second copy, and cannot pass protobuf's 2 GB limit);
+- external: into one `<name>.data` file beside the graph (ONNX external data), for models too large for a
+  single protobuf. onnxruntime finds it relative to the .onnx file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import torch
+from onnx import TensorProto
+from torch import nn
+
+EXTERNAL_THRESHOLD = 1_500_000_000  # bytes of weights; protobuf cannot parse a file over 2 GB
+ALIGN = 4096  # page-aligned offsets let onnxruntime memory-map external data
+
+_DTYPES = {torch.float32: TensorProto.FLOAT, torch.float16: TensorProto.FLOAT16, torch.int64: TensorProto.INT64,
+           torch.int32: TensorProto.INT32, torch.bool: TensorProto.BOOL}
+_GRAPH_FIELD, _INITIALIZER_FIELD, _RAW_DATA_FIELD = 7, 5, 9  # onnx.proto field numbers
+
+
+def named_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Every name a parameter or buffer is reachable by (the exporter may pick any alias of a shared one)."""
+    out = dict(module.named_parameters(remove_duplicate=False))
+    out.update(module.named_buffers(remove_duplicate=False))
+    return out
+
+
+def weight_bytes(module: nn.Module) -> int:
+    seen: dict[int, int] = {}
+    for t in named_tensors(module).values():
+        seen[id(t)] = t.numel() * t.element_size()
+    return sum(seen.values())
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _tag(field: int) -> bytes:
+    return _varint((field << 3) | 2)  # wire type 2: length-delimited
+
+
+def _header(name: str, tensor: torch.Tensor) -> TensorProto:
+    if tensor.dtype not in _DTYPES:
+        raise TypeError(f"cannot store {name} of dtype {tensor.dtype} in ONNX")
+    proto = TensorProto(name=name, data_type=_DTYPES[tensor.dtype])
+    proto.dims.extend(tensor.shape)
+    return proto
+
+
+def _raw(tensor: torch.Tensor) -> memoryview:
+    # numpy has no bfloat16, but no bfloat16 tensor reaches here (the loader casts to fp32 or fp16)
+    return memoryview(tensor.detach().cpu().contiguous().numpy()).cast("B")
+
+
+def _append_inline(f, name: str, tensor: torch.Tensor) -> None:
+    raw = _raw(tensor)
+    head = _header(name, tensor).SerializeToString()
+    tensor_len = len(head) + len(_tag(_RAW_DATA_FIELD)) + len(_varint(len(raw))) + len(raw)
+    init_len = len(_tag(_INITIALIZER_FIELD)) + len(_varint(tensor_len)) + tensor_len
+    f.write(_tag(_GRAPH_FIELD) + _varint(init_len) + _tag(_INITIALIZER_FIELD) + _varint(tensor_len))
+    f.write(head + _tag(_RAW_DATA_FIELD) + _varint(len(raw)))
+    f.write(raw)
+
+
+def _append_external(f, location: str, name: str, tensor: torch.Tensor) -> TensorProto:
+    offset = -f.tell() % ALIGN
+    f.write(b"\0" * offset)
+    start = f.tell()
+    raw = _raw(tensor)
+    f.write(raw)
+    proto = _header(name, tensor)
+    proto.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", str(start)), ("length", str(len(raw)))):
+        proto.external_data.add(key=key, value=value)
+    return proto
+
+
+def attach_weights(path: Path, module: nn.Module, io_names: list[str], external: bool) -> list[Path]:
+    """Moves the graph inputs that are not in `io_names` (the module's weights) into initializers.
+    Returns the files written (the graph, plus its data file when external)."""
+    model = onnx.load(str(path))
+    tensors = named_tensors(module)
+    weights = [i.name for i in model.graph.input if i.name not in io_names]
+    unknown = [n for n in weights if n not in tensors]
+    if unknown:
+        raise RuntimeError(f"{path}: graph inputs {unknown[:3]} are neither I/O nor weights of the module")
+    kept = [i for i in model.graph.input if i.name in io_names]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    if not external:
+        with open(path, "wb") as f:
+            f.write(model.SerializeToString())
+            for name in weights:
+                _append_inline(f, name, tensors[name])
+        return [path]
+    data = path.with_name(path.name + ".data")
+    with open(data, "wb") as f:
+        model.graph.initializer.extend(_append_external(f, data.name, n, tensors[n]) for n in weights)
+    onnx.save(model, str(path))
+    return [path, data]
