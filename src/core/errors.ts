@@ -19,6 +19,14 @@ export class DeviceError extends Error {
   }
 }
 
+/** The model cannot serve this kind of request (inline completion on a model without FIM tokens, say). */
+export class CapabilityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CapabilityError';
+  }
+}
+
 /** Generation stopped because its AbortSignal fired. */
 export class AbortError extends Error {
   constructor(message = 'generation was cancelled') {

@@ -47,6 +47,8 @@ export interface FimTemplate {
 
 export interface ChatTemplate {
   turn: string;
+  /** Per-role formats where a family's turns differ by role (Mistral's [INST] format); else `turn`. */
+  turns?: Partial<Record<string, string>>;
   generation_prompt: string;
   roles: string[];
   stop: string[];
@@ -69,9 +71,13 @@ export interface Manifest {
   draft: DraftDims | null;
   special_tokens: Record<string, SpecialToken>;
   stop_token_ids: number[];
-  templates: { fim: FimTemplate; chat: ChatTemplate; prompts: TaskPrompts };
+  /** `fim` is null for models without fill-in-the-middle tokens (converted Llama models, say). */
+  templates: { fim: FimTemplate | null; chat: ChatTemplate; prompts: TaskPrompts };
+  /** Prompts start with `special_tokens.bos` (Llama and Mistral families). */
+  add_bos_token?: boolean;
   tree: { paths: number[][] } | null;
-  files: { tokenizer: FileEntry; target: FileEntry; draft?: FileEntry };
+  /** Other roles (`target_data`, `draft_data`: ONNX external weights of large models) are checked too. */
+  files: { tokenizer: FileEntry; target: FileEntry; draft?: FileEntry; [role: string]: FileEntry | undefined };
   io: { target: { inputs: string[]; outputs: string[] }; draft?: { inputs: string[]; outputs: string[] } };
   metrics: Record<string, unknown>;
 }
@@ -105,9 +111,10 @@ export function parseManifest(text: string, file: string): Manifest {
   const model = m.model as Record<string, unknown>;
   needFields(model, { vocab_size: 'number', d_model: 'number', n_layers: 'number', n_heads: 'number', n_kv_heads: 'number', head_dim: 'number', max_context: 'number' }, 'model.', file);
   const files = m.files as Record<string, unknown>;
-  for (const role of ['tokenizer', 'target']) {
-    need(files[role], 'object', `files.${role}`, file);
-    needFields(files[role] as Record<string, unknown>, { path: 'string', sha256: 'string' }, `files.${role}.`, file);
+  for (const role of ['tokenizer', 'target']) need(files[role], 'object', `files.${role}`, file);
+  for (const [role, entry] of Object.entries(files)) {
+    need(entry, 'object', `files.${role}`, file);
+    needFields(entry as Record<string, unknown>, { path: 'string', sha256: 'string' }, `files.${role}.`, file);
   }
   if (m.draft !== null && m.draft !== undefined) {
     need(m.draft, 'object', 'draft', file);
@@ -118,7 +125,25 @@ export function parseManifest(text: string, file: string): Manifest {
   for (const name of ['eot']) {
     need((m.special_tokens as Record<string, unknown>)[name], 'object', `special_tokens.${name}`, file);
   }
+  checkTemplates(m, file);
   return { metrics: {}, draft: null, tree: null, ...(m as object) } as Manifest;
+}
+
+/** Converted packages may have no FIM template and may ask for a BOS token; both must be well-formed. */
+function checkTemplates(m: Record<string, unknown>, file: string): void {
+  const templates = m.templates as Record<string, unknown>;
+  needFields(templates, { chat: 'object', prompts: 'object' }, 'templates.', file);
+  if (templates.fim !== null) {
+    need(templates.fim, 'object', 'templates.fim (an object, or null for a model without fill-in-the-middle)', file);
+    needFields(templates.fim as Record<string, unknown>, { layout: 'string', file_header: 'string', stop: 'array' }, 'templates.fim.', file);
+  }
+  const chat = templates.chat as Record<string, unknown>;
+  needFields(chat, { turn: 'string', generation_prompt: 'string', stop: 'array' }, 'templates.chat.', file);
+  if (chat.turns !== undefined) need(chat.turns, 'object', 'templates.chat.turns', file);
+  if (m.add_bos_token !== undefined && m.add_bos_token !== false) {
+    if (m.add_bos_token !== true) throw new PackageError(file, 'field "add_bos_token" must be a boolean');
+    need((m.special_tokens as Record<string, unknown>).bos, 'object', 'special_tokens.bos (add_bos_token is set)', file);
+  }
 }
 
 export function specialId(manifest: Manifest, name: string): number | undefined {

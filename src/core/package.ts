@@ -60,6 +60,10 @@ export async function loadPackage(folder: string): Promise<ModelPackage> {
     checkFile(dir, 'tokenizer', manifest.files.tokenizer),
     checkFile(dir, 'target', manifest.files.target),
     manifest.draft && manifest.files.draft ? checkFile(dir, 'draft', manifest.files.draft) : Promise.resolve(null),
+    // Any other listed file, such as the external weights of a large converted model (target.onnx.data)
+    ...Object.entries(manifest.files)
+      .filter(([role]) => !['tokenizer', 'target', 'draft'].includes(role))
+      .map(([role, entry]) => checkFile(dir, role, entry!)),
   ]);
   return { dir, manifest, tokenizerPath, targetPath, draftPath };
 }

@@ -5,6 +5,7 @@
  * Templates are split on special-token texts *before* user text is substituted, and user text is
  * encoded literally, so code that happens to contain `<|endoftext|>` can never inject a control token.
  */
+import { CapabilityError } from './errors';
 import type { Manifest } from './manifest';
 import type { TextTokenizer } from './tokenizer';
 
@@ -36,6 +37,8 @@ const LINE_BLOCK = 32;
 
 export class TemplateRegistry {
   private readonly specialTexts: { text: string; id: number }[];
+  /** Prepended to every templated prompt: the BOS token for families trained with one (Llama, Mistral). */
+  private readonly bos: number[];
 
   constructor(
     private readonly manifest: Manifest,
@@ -44,6 +47,13 @@ export class TemplateRegistry {
     this.specialTexts = Object.values(manifest.special_tokens)
       .map((t) => ({ text: t.text, id: t.id }))
       .sort((a, b) => b.text.length - a.text.length);
+    const bos = manifest.special_tokens.bos;
+    this.bos = manifest.add_bos_token === true && bos !== undefined ? [bos.id] : [];
+  }
+
+  /** False for models without fill-in-the-middle tokens: they can chat but not complete inline. */
+  get hasFim(): boolean {
+    return this.manifest.templates.fim !== null;
   }
 
   /** Splits a template into special tokens and text with {placeholders} filled afterwards. */
@@ -83,15 +93,18 @@ export class TemplateRegistry {
   /** A fill-in-the-middle prompt of at most `budget` tokens, cutting far-away lines first. */
   fim(req: FimRequest, budget: number): Prompt {
     const t = this.manifest.templates.fim;
+    if (t === null) {
+      throw new CapabilityError(`the model ${this.manifest.name} has no fill-in-the-middle template (its tokenizer has no FIM tokens), so it cannot complete code inline; use chat, or choose a code model with FIM tokens (Qwen2.5-Coder, for example)`);
+    }
     const header = req.path ? t.file_header : '';
     const layout = t.layout.replace('{file_header}', header);
     const suffixChars = Math.floor((budget / 4) * CHARS_PER_TOKEN);
     const prefixChars = budget * CHARS_PER_TOKEN - Math.min(req.suffix.length, suffixChars);
     const values = { path: req.path ?? '', prefix: keepLastLines(req.prefix, prefixChars), suffix: keepFirstLines(req.suffix, suffixChars) };
-    let tokens = this.render(layout, values);
+    let tokens = [...this.bos, ...this.render(layout, values)];
     while (tokens.length > budget && values.prefix.length > 0) {
       values.prefix = keepLastLines(values.prefix, Math.floor(values.prefix.length * 0.75));
-      tokens = this.render(layout, values);
+      tokens = [...this.bos, ...this.render(layout, values)];
     }
     return { tokens, stopStrings: [], replyPrefix: '' };
   }
@@ -99,10 +112,10 @@ export class TemplateRegistry {
   /** A chat prompt ending with the assistant's turn, dropping the oldest turns to fit `budget`. */
   chat(messages: readonly ChatMessage[], budget: number, replyPrefix = ''): Prompt {
     const c = this.manifest.templates.chat;
-    const turns = messages.map((m) => this.render(c.turn.replace('{role}', m.role), { content: m.content }));
+    const turns = messages.map((m) => this.render((c.turns?.[m.role] ?? c.turn).replace('{role}', m.role), { content: m.content }));
     const tail = this.render(c.generation_prompt, {}).concat(this.tokenizer.encode(replyPrefix));
     const keep: number[][] = [];
-    let used = tail.length;
+    let used = this.bos.length + tail.length;
     const system = messages[0]?.role === 'system' ? turns[0]! : null;
     if (system) used += system.length;
     for (let i = turns.length - 1; i >= (system ? 1 : 0); i--) {
@@ -110,7 +123,7 @@ export class TemplateRegistry {
       keep.unshift(turns[i]!);
       used += turns[i]!.length;
     }
-    return { tokens: [...(system ?? []), ...keep.flat(), ...tail], stopStrings: [], replyPrefix };
+    return { tokens: [...this.bos, ...(system ?? []), ...keep.flat(), ...tail], stopStrings: [], replyPrefix };
   }
 
   /** The user message asking to explain `code` (substituted literally: `$&` in code stays as it is). */
@@ -132,7 +145,9 @@ export class TemplateRegistry {
 
   /** Token ids that end a chat reply or an inline completion. */
   stopTokenIds(kind: 'chat' | 'fim'): number[] {
-    const stops = kind === 'chat' ? this.manifest.templates.chat.stop : this.manifest.templates.fim.stop;
+    const fim = this.manifest.templates.fim;
+    if (kind === 'fim' && fim === null) return [...this.manifest.stop_token_ids]; // plain continuations
+    const stops = kind === 'chat' ? this.manifest.templates.chat.stop : fim!.stop;
     return stops.map((s) => this.specialTexts.find((t) => t.text === s)?.id).filter((id): id is number => id !== undefined);
   }
 }
