@@ -38,12 +38,21 @@ export interface ServeArgs {
   device: DeviceRequest;
 }
 
+export interface VerifyArgs {
+  model?: string;
+  cases?: string;
+  tolerance?: number;
+  device: DeviceRequest;
+  json: boolean;
+}
+
 export type CliAction =
   | { kind: 'version' }
   | { kind: 'help' }
   | { kind: 'generate'; args: GenerateArgs }
   | { kind: 'bench'; args: BenchArgs }
   | { kind: 'serve'; args: ServeArgs }
+  | { kind: 'verify'; args: VerifyArgs }
   /** A usage error: print `message` and exit with code 2. */
   | { kind: 'usage-error'; message: string };
 
@@ -68,6 +77,10 @@ Commands:
                --device auto|gpu|cpu  --repeat N (runs per prompt, default 1)  --json
   serve      OpenAI-compatible HTTP API on 127.0.0.1.
                --port P (default 8012)  --model DIR  --device auto|gpu|cpu
+  verify     Check a model package's logits and hidden states against reference cases
+             (a prefill, a decode step on the KV cache, a tree-masked block); exit code 1 on a mismatch.
+               --model DIR  --cases FILE.json (default: the package's verify.json, written by the converter)
+               --tolerance X (default: the file's, else 1e-4)  --device auto|gpu|cpu  --json
 
 Options:
   -h, --help       Show this help.
@@ -180,12 +193,26 @@ function parseServe(flags: Flags): ServeArgs {
   return args;
 }
 
+function parseVerify(flags: Flags): VerifyArgs {
+  const tolerance = take(flags, 'tolerance');
+  const args: VerifyArgs = {
+    model: take(flags, 'model'),
+    cases: take(flags, 'cases'),
+    tolerance: tolerance === undefined ? undefined : Number(tolerance),
+    device: oneOf(flags, 'device', DEVICES, 'auto'),
+    json: bool(flags, 'json'),
+  };
+  rejectLeftovers(flags, 'verify');
+  if (args.tolerance !== undefined && !(args.tolerance >= 0)) throw new UsageError(`--tolerance must be a non-negative number (got '${tolerance}')`);
+  return args;
+}
+
 export function parseArgs(argv: readonly string[]): CliAction {
   const [first, ...rest] = argv;
   if (first === undefined) return { kind: 'usage-error', message: 'no command given.' };
   if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
   if (first === '--version' || first === '-v') return { kind: 'version' };
-  const parsers = { generate: parseGenerate, bench: parseBench, serve: parseServe } as const;
+  const parsers = { generate: parseGenerate, bench: parseBench, serve: parseServe, verify: parseVerify } as const;
   if (!(first in parsers)) {
     return { kind: 'usage-error', message: first.startsWith('-') ? `unknown option '${first}'.` : `unknown command '${first}'.` };
   }

@@ -4,6 +4,7 @@ import { HELP_TEXT, parseArgs } from './args';
 import { runBench } from './bench';
 import { runGenerate } from './generate';
 import { runServe } from './serve';
+import { runVerify } from './verify';
 
 /** Exit code for usage errors, following the common shell convention. */
 const EXIT_USAGE = 2;
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
       return runBench(action.args);
     case 'serve':
       return runServe(action.args);
+    case 'verify':
+      return runVerify(action.args);
   }
 }
 

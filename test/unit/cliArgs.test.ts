@@ -47,7 +47,14 @@ describe('cli argument parsing', () => {
     assert.match(error(['serve', '--port', '70000']), /--port must be a port number/);
   });
 
+  it('parses verify, defaulting to the package\'s own cases', () => {
+    assert.deepEqual(parseArgs(['verify', '--model', 'pkg', '--json']), { kind: 'verify', args: { model: 'pkg', cases: undefined, tolerance: undefined, device: 'auto', json: true } });
+    const action = parseArgs(['verify', '--cases', 'c.json', '--tolerance', '1e-3', '--device', 'cpu']);
+    assert.equal(action.kind === 'verify' && action.args.tolerance, 1e-3);
+    assert.match(error(['verify', '--tolerance', 'tight']), /--tolerance must be a non-negative number \(got 'tight'\)/);
+  });
+
   it('documents every command in the help text', () => {
-    for (const command of ['generate', 'bench', 'serve']) assert.match(HELP_TEXT, new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['generate', 'bench', 'serve', 'verify']) assert.match(HELP_TEXT, new RegExp(`^  ${command}\\b`, 'm'));
   });
 });
