@@ -112,6 +112,19 @@ def cmd_fixture(ns) -> None:
     print(json.dumps({"out": str(ns.out), "bytes": size}))
 
 
+def cmd_convert(ns) -> int:
+    from .convert import convert
+    from .hf_model import ConversionError
+
+    try:
+        convert(ns.checkpoint, ns.out, dtype=ns.dtype, external=ns.external_data, name=ns.name,
+                chat_format=ns.chat_format, log=lambda line: print(line, flush=True))
+    except ConversionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_validate(ns) -> int:
     from .package import PackageError, validate_package
 
@@ -206,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", type=Path, default=Path("../test/fixtures/tiny-package"))
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fixture)
+
+    c = sub.add_parser("convert", help="convert a Hugging Face Llama/Qwen2/Mistral checkpoint folder into a package")
+    c.add_argument("checkpoint", type=Path, help="folder with config.json, *.safetensors and tokenizer.json")
+    c.add_argument("--out", type=Path, required=True, help="package folder to write (its old model files are replaced)")
+    c.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32",
+                   help="weight precision (graph inputs and outputs stay float32 either way)")
+    c.add_argument("--external-data", choices=["auto", "yes", "no"], default="auto",
+                   help="weights in target.onnx.data beside the graph (auto: when over 1.5 GB)")
+    c.add_argument("--chat-format", choices=["chatml", "llama3", "inst"],
+                   help="override the chat format recognised from the tokenizer")
+    c.add_argument("--name", help="package name shown in the editor (default: the checkpoint folder's name)")
+    c.set_defaults(func=cmd_convert)
 
     v = sub.add_parser("validate", help="check a package folder: files, sha256, ONNX inputs/outputs, dimensions")
     v.add_argument("package", type=Path)

@@ -44,8 +44,18 @@ def file_entry(folder: Path, name: str) -> dict:
     return {"path": name, "sha256": sha256_of(path), "bytes": path.stat().st_size}
 
 
+def draft_section(draft_cfg: dict) -> dict:
+    draft = {k: draft_cfg[k] for k in ("n_steps", "top_k", "shortlist_size", "d_model", "n_heads", "d_ff")}
+    draft["head_dim"] = draft_cfg["d_model"] // draft_cfg["n_heads"]
+    return draft
+
+
 def build_manifest(folder: Path, *, name: str, family: str, target_cfg: dict, draft_cfg: dict | None,
-                   special: dict, tree: list[list[int]] | None, metrics: dict | None = None) -> dict:
+                   special: dict, tree: list[list[int]] | None, metrics: dict | None = None,
+                   templates: dict | None = None, stop_ids: list[int] | None = None, extra: dict | None = None,
+                   data_files: dict[str, str] | None = None) -> dict:
+    """`templates`/`stop_ids` default to this toolkit's own family; `extra` adds top-level fields (for
+    example `add_bos_token`); `data_files` lists more files by role (ONNX external data)."""
     n_layers = target_cfg["n_layers"]
     files = {"tokenizer": file_entry(folder, "tokenizer.json"), "target": file_entry(folder, "target.onnx")}
     io = {"target": {"inputs": target_input_names(n_layers), "outputs": target_output_names(n_layers)}}
@@ -53,8 +63,9 @@ def build_manifest(folder: Path, *, name: str, family: str, target_cfg: dict, dr
     if draft_cfg is not None:
         files["draft"] = file_entry(folder, "draft.onnx")
         io["draft"] = {"inputs": DRAFT_INPUTS, "outputs": DRAFT_OUTPUTS}
-        draft = {k: draft_cfg[k] for k in ("n_steps", "top_k", "shortlist_size", "d_model", "n_heads", "d_ff")}
-        draft["head_dim"] = draft_cfg["d_model"] // draft_cfg["n_heads"]
+        draft = draft_section(draft_cfg)
+    for role, file in (data_files or {}).items():
+        files[role] = file_entry(folder, file)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -69,13 +80,27 @@ def build_manifest(folder: Path, *, name: str, family: str, target_cfg: dict, dr
         },
         "draft": draft,
         "special_tokens": special,
-        "stop_token_ids": sorted({special["eot"]["id"], special.get("end", special["eot"])["id"]}),
-        "templates": manifest_templates(),
+        "stop_token_ids": stop_ids if stop_ids is not None else
+        sorted({special["eot"]["id"], special.get("end", special["eot"])["id"]}),
+        "templates": templates if templates is not None else manifest_templates(),
         "tree": {"paths": tree if tree is not None else DEFAULT_TREE} if draft is not None else None,
         "files": files,
         "io": io,
         "metrics": metrics or {},
+        **(extra or {}),
     }
+
+
+def add_draft(folder: Path, manifest: dict, draft_cfg: dict, data_file: str | None = None,
+              tree: list[list[int]] | None = None) -> dict:
+    """The manifest of a package that gains (or replaces) its draft.onnx."""
+    files = {k: v for k, v in manifest["files"].items() if k not in ("draft", "draft_data")}
+    files["draft"] = file_entry(folder, "draft.onnx")
+    if data_file is not None:
+        files["draft_data"] = file_entry(folder, data_file)
+    return {**manifest, "draft": draft_section(draft_cfg), "files": files,
+            "io": {**manifest["io"], "draft": {"inputs": DRAFT_INPUTS, "outputs": DRAFT_OUTPUTS}},
+            "tree": {"paths": tree if tree is not None else DEFAULT_TREE}}
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
@@ -181,9 +206,16 @@ def check_tokenizer(folder: Path, manifest: dict) -> None:
             raise PackageError(f"{path}: special token {name} {entry['text']!r} has id {actual}, the manifest says {entry['id']}")
 
 
+def check_prompt_fields(folder: Path, manifest: dict) -> None:
+    """Optional fields of converted packages: a BOS token to prepend needs its id."""
+    if manifest.get("add_bos_token") and "bos" not in manifest["special_tokens"]:
+        raise PackageError(f"{folder / MANIFEST}: add_bos_token is set but special_tokens has no bos")
+
+
 def validate_package(folder: Path) -> dict:
     folder = Path(folder)
     manifest = load_manifest(folder)
+    check_prompt_fields(folder, manifest)
     check_files(folder, manifest)
     check_tokenizer(folder, manifest)
     check_target(folder, manifest)

@@ -1,0 +1,96 @@
+"""Convert a Hugging Face checkpoint folder (Llama, Qwen2 or Mistral architecture) into a Chimera package:
+target.onnx with the engine's I/O contract, the model's tokenizer.json, chimera.json with the family's
+templates and special tokens, and verify.json (reference cases for `chimera verify`).
+
+The package has no draft yet; the engine runs it with n-gram drafting until `train-draft-hf` adds one.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .checkpoint import load_target, read_config
+from .export import export_target
+from .families import family_templates
+from .hf_model import ConversionError, HFTarget
+from .onnx_weights import EXTERNAL_THRESHOLD, weight_bytes
+from .package import build_manifest, validate_package, write_manifest
+from .verify_cases import case_inputs, compact_expected, fill_expected, write_cases
+
+PROTOBUF_LIMIT = 2_000_000_000
+# fp32 graphs match the torch module to ~1e-6; fp16 ones differ by rounding that grows with logit size.
+TOLERANCE = {"fp32": 1e-4, "fp16": 5e-2}
+STALE = ("target.onnx", "target.onnx.data", "draft.onnx", "draft.onnx.data", "chimera.json", "verify.json")
+
+
+def read_tokenizer(checkpoint: Path) -> tuple[Path, dict]:
+    path = checkpoint / "tokenizer.json"
+    if not path.is_file():
+        raise ConversionError(f"{path}: missing; the package needs the model's fast tokenizer (tokenizer.json)")
+    try:
+        return path, json.loads(path.read_text())
+    except ValueError as err:
+        raise ConversionError(f"{path}: not valid JSON ({err})") from None
+
+
+def use_external_data(choice: str, size: int) -> bool:
+    if choice == "auto":
+        return size > EXTERNAL_THRESHOLD
+    if choice == "no" and size > PROTOBUF_LIMIT:
+        raise ConversionError(f"the weights take {size / 1e9:.1f} GB, over protobuf's 2 GB limit for one .onnx "
+                              "file; use --external-data auto or yes")
+    return choice == "yes"
+
+
+def reference_forward(target: HFTarget) -> Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]]:
+    def forward(ids: list[int]):
+        logits, hidden = target(torch.tensor([ids]))
+        return logits[0], hidden[0]
+    return forward
+
+
+def convert(checkpoint: Path, out: Path, *, dtype: str = "fp32", external: str = "auto", name: str | None = None,
+            chat_format: str | None = None, log: Callable[[str], None] = print) -> dict:
+    checkpoint, out = Path(checkpoint), Path(out)
+    started = time.time()
+    cfg = read_config(checkpoint)  # cheap checks first, before any weight is read
+    tok_path, tok_json = read_tokenizer(checkpoint)
+    fam = family_templates(cfg.family, tok_json, chat_format)
+    target = load_target(checkpoint, dtype, progress=lambda shard: log(json.dumps({"event": "loaded", "shard": shard.name})))
+    size, target_cfg = weight_bytes(target), target.cfg.to_dict()
+    external_data = use_external_data(external, size)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in STALE:
+        (out / stale).unlink(missing_ok=True)
+    export_target(target, out / "target.onnx", external_data)
+    log(json.dumps({"event": "exported", "file": "target.onnx", "external_data": external_data,
+                    "weights_bytes": size, "seconds": round(time.time() - started, 1)}))
+    cases = fill_expected(case_inputs(min(cfg.vocab_size, _tokenizer_size(tok_json))), reference_forward(target))
+    write_cases(out / "verify.json", compact_expected(cases), TOLERANCE[dtype],
+                note=f"expected values from the converter's torch module in {dtype}")
+    del target
+    gc.collect()  # the module is the one copy of the weights; drop it before validation reads the graph
+    shutil.copyfile(tok_path, out / "tokenizer.json")
+    manifest = build_manifest(
+        out, name=name or checkpoint.resolve().name, family=cfg.family, target_cfg=target_cfg, draft_cfg=None,
+        special=fam.special, tree=None, templates=fam.templates, stop_ids=fam.stop_ids,
+        extra={"add_bos_token": fam.add_bos, "source": {"architecture": cfg.architecture,
+                                                        "chat_format": fam.chat_format, "checkpoint": checkpoint.name}},
+        data_files={"target_data": "target.onnx.data"} if external_data else None,
+        metrics={"conversion_seconds": round(time.time() - started, 1), "weights_bytes": size})
+    write_manifest(out, manifest)
+    validate_package(out)
+    log(json.dumps({"event": "packaged", "out": str(out), "family": cfg.family, "chat_format": fam.chat_format,
+                    "fim": manifest["templates"]["fim"] is not None, "seconds": round(time.time() - started, 1)}))
+    return manifest
+
+
+def _tokenizer_size(tok_json: dict) -> int:
+    vocab = tok_json.get("model", {}).get("vocab", {})
+    return max(1, len(vocab))

@@ -1,0 +1,215 @@
+"""Converted Hugging Face checkpoints must compute what transformers computes (1e-4 in fp32), from
+onnxruntime in Python and from the TypeScript engine (`chimera verify`), for a prefill, a decode step on a
+cache and a tree-masked block. Each family is a tiny random checkpoint saved in several shards."""
+import json
+import shutil
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from chimera_train.convert import convert
+from chimera_train.package import validate_package
+from chimera_train.tiny_hf import build_checkpoint
+from chimera_train.verify_cases import case_inputs, fill_expected
+from node_cli import run_verify
+
+TOL = 1e-4
+FAMILIES = ["qwen2", "llama", "mistral"]
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def converted(request, tmp_path_factory):
+    """(family, transformers model, checkpoint folder, package folder)."""
+    root = tmp_path_factory.mktemp(request.param)
+    hf = build_checkpoint(request.param, root / "checkpoint")
+    convert(root / "checkpoint", root / "package", log=lambda _: None)
+    return request.param, hf, root / "checkpoint", root / "package"
+
+
+def hf_reference(hf):
+    def forward(ids):
+        with torch.no_grad():
+            out = hf(torch.tensor([ids]), output_hidden_states=True)
+        return out.logits[0], out.hidden_states[-1][0]
+    return forward
+
+
+def tree_bias(parents: list[int], past: int) -> np.ndarray:
+    t = len(parents)
+    bias = np.full((1, 1, t, past + t), -np.inf, dtype=np.float32)
+    bias[..., :past] = 0
+    for i in range(t):
+        j = i
+        while j != -1:
+            bias[0, 0, i, past + j] = 0
+            j = parents[j]
+    return bias
+
+
+def step_inputs(step: dict, past: int) -> tuple[np.ndarray, np.ndarray]:
+    t = len(step["tokens"])
+    parents = step.get("parents") or [i - 1 for i in range(t)]  # a chain is the causal mask
+    depth = [0] * t
+    for i in range(1, t):
+        depth[i] = depth[parents[i]] + 1
+    return np.array([[past + d for d in depth]], dtype=np.int64), tree_bias(parents, past)
+
+
+def run_ort(session, manifest, case) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The engine's use of target.onnx, in Python: blocks on a sequence-major cache that grows by `present`."""
+    m = manifest["model"]
+    cache = [np.zeros((1, 0, m["n_kv_heads"], m["head_dim"]), np.float32) for _ in range(2 * m["n_layers"])]
+    results = []
+    for step in case["steps"]:
+        positions, bias = step_inputs(step, cache[0].shape[1])
+        feeds = {"input_ids": np.array([step["tokens"]], dtype=np.int64), "position_ids": positions,
+                 "attention_bias": bias, "logits_to_keep": np.array([step.get("keep", len(step["tokens"]))])}
+        feeds.update({name: cache[i] for i, name in enumerate(manifest["io"]["target"]["inputs"][4:])})
+        logits, hidden, *present = session.run(None, feeds)
+        cache = [np.concatenate([c, p], axis=1) for c, p in zip(cache, present)]
+        results.append((logits[0], hidden[0]))
+    return results
+
+
+def max_differences(cases, results) -> dict[str, float]:
+    out = {}
+    for case, rows in zip(cases, results):
+        for i, (step, (logits, hidden)) in enumerate(zip(case["steps"], rows)):
+            e = step["expect"]
+            out[f"{case['name']}.{i}.logits"] = float(np.abs(logits - np.array(e["logits"])).max())
+            out[f"{case['name']}.{i}.hidden"] = float(np.abs(hidden - np.array(e["hidden"])).max())
+    return out
+
+
+def test_onnxruntime_matches_transformers(converted):
+    family, hf, _, package = converted
+    manifest = validate_package(package)
+    session = ort.InferenceSession(str(package / "target.onnx"), providers=["CPUExecutionProvider"])
+    cases = fill_expected(case_inputs(hf.config.vocab_size, seed=1), hf_reference(hf))
+    diffs = max_differences(cases, [run_ort(session, manifest, c) for c in cases])
+    print(family, "onnxruntime vs transformers", json.dumps(diffs))
+    assert max(diffs.values()) < TOL, diffs
+    spread = np.ptp(np.array(cases[0]["steps"][0]["expect"]["logits"]))
+    assert spread > 1.0, "logits too flat for the comparison to mean anything"
+
+
+def test_typescript_engine_matches_transformers(converted, tmp_path):
+    family, hf, _, package = converted
+    cases = fill_expected(case_inputs(hf.config.vocab_size, seed=2), hf_reference(hf))
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps({"cases": cases}))
+    report = run_verify(package, path, tolerance=TOL)
+    print(family, "TypeScript engine vs transformers", json.dumps(
+        {c["name"]: [(s["maxLogitDiff"], s["maxHiddenDiff"]) for s in c["steps"]] for c in report["cases"]}))
+    assert report["pass"] and report["maxLogitDiff"] < TOL and report["maxHiddenDiff"] < TOL, report
+    assert all(s["argmaxAgrees"] for c in report["cases"] for s in c["steps"])
+
+
+def test_the_packages_own_verify_json_passes_in_the_engine(converted):
+    _, _, _, package = converted
+    report = run_verify(package)
+    assert report["pass"] and [c["name"] for c in report["cases"]] == ["prefill", "decode", "tree"]
+
+
+def test_templates_and_special_tokens_follow_the_family(converted):
+    family, _, _, package = converted
+    m = json.loads((package / "chimera.json").read_text())
+    fim, chat, special = m["templates"]["fim"], m["templates"]["chat"], m["special_tokens"]
+    if family == "qwen2":
+        assert chat["turn"] == "<|im_start|>{role}\n{content}<|im_end|>\n" and not m["add_bos_token"]
+        assert fim["layout"] == "{file_header}<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>"
+        assert fim["file_header"] == "<|file_sep|>{path}\n" and special["eot"]["text"] == "<|endoftext|>"
+        assert {"<|im_end|>", "<|endoftext|>"} == {s["text"] for s in special.values() if s["id"] in m["stop_token_ids"]}
+    elif family == "llama":
+        assert fim is None and m["add_bos_token"] and special["bos"]["text"] == "<|begin_of_text|>"
+        assert chat["turn"] == "<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>"
+        assert special["eot"]["text"] == "<|end_of_text|>"
+    else:
+        assert fim["layout"] == "{file_header}[SUFFIX]{suffix}[PREFIX]{prefix}" and m["add_bos_token"]
+        assert chat["turns"]["assistant"] == "{content}</s>" and special["end_inst"]["text"] == "[/INST]"
+    assert m["model"]["n_kv_heads"] < m["model"]["n_heads"] and m["draft"] is None
+
+
+def test_fp16_with_external_data(tmp_path):
+    hf = build_checkpoint("qwen2", tmp_path / "checkpoint")
+    manifest = convert(tmp_path / "checkpoint", tmp_path / "package", dtype="fp16", external="yes", log=lambda _: None)
+    assert manifest["files"]["target_data"]["path"] == "target.onnx.data" and manifest["model"]["dtype"] == "float16"
+    assert (tmp_path / "package" / "target.onnx").stat().st_size < 100_000  # the weights are in the data file
+    session = ort.InferenceSession(str(tmp_path / "package" / "target.onnx"), providers=["CPUExecutionProvider"])
+    cases = fill_expected(case_inputs(hf.config.vocab_size, seed=3), hf_reference(hf))
+    diffs = max_differences(cases, [run_ort(session, manifest, c) for c in cases])
+    print("qwen2 fp16 onnxruntime vs transformers fp32", json.dumps(diffs))
+    assert max(diffs.values()) < 5e-2, diffs  # fp16 weights and activations round at ~1e-3 relative
+    assert run_verify(tmp_path / "package")["pass"]  # the engine finds the external data next to the graph
+
+
+# ---- bad input ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bad") / "checkpoint"
+    build_checkpoint("qwen2", path)
+    return path
+
+
+@pytest.fixture
+def broken(checkpoint, tmp_path):
+    copy = tmp_path / "checkpoint"
+    shutil.copytree(checkpoint, copy)
+    return copy
+
+
+def edit_config(folder, change):
+    cfg = json.loads((folder / "config.json").read_text())
+    change(cfg)
+    (folder / "config.json").write_text(json.dumps(cfg))
+
+
+def convert_fails(folder, tmp_path, pattern):
+    from chimera_train.hf_model import ConversionError
+
+    with pytest.raises(ConversionError, match=pattern):
+        convert(folder, tmp_path / "out", log=lambda _: None)
+    assert not (tmp_path / "out" / "target.onnx").exists()
+
+
+def test_unsupported_architecture_is_named(broken, tmp_path):
+    edit_config(broken, lambda c: c.update(architectures=["GPT2LMHeadModel"]))
+    convert_fails(broken, tmp_path, r"config\.json: architecture 'GPT2LMHeadModel' is not supported; the converter "
+                                    r"reads LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM")
+
+
+def test_unknown_rope_scaling_is_named(broken, tmp_path):
+    edit_config(broken, lambda c: c.update(rope_parameters={"rope_type": "yarn", "factor": 4.0, "rope_theta": 1e6}))
+    convert_fails(broken, tmp_path, r"RoPE scaling type 'yarn' is not supported \(supported: default, linear, llama3\)")
+
+
+def test_missing_shard_is_named(broken, tmp_path):
+    shard = sorted(broken.glob("model-*.safetensors"))[1]
+    shard.unlink()
+    convert_fails(broken, tmp_path, rf"{shard.name}: missing shard \(\d+ tensors listed in model\.safetensors\.index\.json\)")
+
+
+def test_mismatched_tensor_shape_is_named(broken, tmp_path):
+    edit_config(broken, lambda c: c.update(intermediate_size=96))
+    convert_fails(broken, tmp_path, r"model-\d+-of-\d+\.safetensors: tensor model\.layers\.0\.mlp\.(gate|up|down)_proj\."
+                                    r"weight has shape \[(128, 64|64, 128)\], but config\.json implies \[(96, 64|64, 96)\]")
+
+
+def test_cli_reports_bad_input_without_a_traceback(broken, tmp_path, capsys):
+    from chimera_train.cli import main
+
+    (broken / "tokenizer.json").unlink()
+    assert main(["convert", str(broken), "--out", str(tmp_path / "out")]) == 2
+    assert "tokenizer.json: missing" in capsys.readouterr().err
+
+
+def test_older_config_format_is_read():
+    from chimera_train.hf_model import parse_config
+
+    cfg = parse_config({"architectures": ["MistralForCausalLM"], "vocab_size": 8, "hidden_size": 8, "num_hidden_layers": 1,
+                        "num_attention_heads": 2, "intermediate_size": 16, "rope_theta": 1e6, "sliding_window": 4096,
+                        "max_position_embeddings": 32768, "rope_scaling": {"type": "linear", "factor": 2.0}}, "config.json")
+    assert cfg.rope == {"rope_type": "linear", "factor": 2.0} and cfg.rope_theta == 1e6
+    assert cfg.max_seq_len == 4096  # the engine attends fully: exact only within the sliding window
