@@ -6,6 +6,7 @@ dtype plus one tensor in flight, never the checkpoint and the module side by sid
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -117,3 +118,19 @@ def load_target(folder: Path, dtype: str = "fp32", progress=None) -> HFTarget:
         if progress is not None:
             progress(shard)
     return model.eval()
+
+
+def fingerprint(folder: Path) -> str:
+    """A short hash of a few of the checkpoint's own values (final norm, first embedding rows), recorded at
+    conversion so that a draft is never trained against a different checkpoint than its package's target.
+    Reading them raw makes it independent of the export dtype."""
+    from safetensors import safe_open
+
+    mapping = weight_map(Path(folder))
+    h = hashlib.sha256()
+    for name in ("model.norm.weight", "model.embed_tokens.weight"):
+        if name not in mapping:
+            raise ConversionError(f"{folder}: the checkpoint has no tensor {name}")
+        with safe_open(str(mapping[name]), framework="pt") as f:
+            h.update(f.get_slice(name)[:4].float().numpy().tobytes())
+    return h.hexdigest()[:16]

@@ -125,6 +125,22 @@ def cmd_convert(ns) -> int:
     return 0
 
 
+def cmd_train_draft_hf(ns) -> int:
+    from .hf_model import ConversionError
+    from .train_draft_hf import HFDraftArgs, train_package_draft
+
+    args = HFDraftArgs(run_dir=ns.run_dir or Path("runs") / f"draft-{ns.package.resolve().name}", steps=ns.steps,
+                       batch_size=ns.batch_size, seq_len=ns.seq_len, lr=ns.lr, n_steps=ns.n_steps, top_k=ns.top_k,
+                       shortlist=ns.shortlist, d_ff=ns.d_ff, eval_every=ns.eval_every, threads=ns.threads,
+                       device=ns.device)
+    try:
+        train_package_draft(ns.checkpoint, ns.package, ns.corpus, args, log=lambda line: print(line, flush=True))
+    except ConversionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_validate(ns) -> int:
     from .package import PackageError, validate_package
 
@@ -231,6 +247,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the chat format recognised from the tokenizer")
     c.add_argument("--name", help="package name shown in the editor (default: the checkpoint folder's name)")
     c.set_defaults(func=cmd_convert)
+
+    h = sub.add_parser("train-draft-hf", help="train the Chimera draft of a converted checkpoint and add it to its "
+                                              "package (resumable)")
+    h.add_argument("checkpoint", type=Path, help="the Hugging Face checkpoint folder the package was converted from")
+    h.add_argument("--package", type=Path, required=True, help="the package folder `convert` wrote")
+    h.add_argument("--corpus", type=Path, required=True, help="a folder of text/code files, or a .jsonl with \"text\"")
+    h.add_argument("--run-dir", type=Path, help="checkpoints and token cache (default runs/draft-<package name>)")
+    h.add_argument("--steps", type=int, default=2000)
+    h.add_argument("--batch-size", type=int, default=8)
+    h.add_argument("--seq-len", type=int, default=256)
+    h.add_argument("--lr", type=float, default=2e-3)
+    h.add_argument("--n-steps", type=int, default=4, help="draft chain length (residual heads)")
+    h.add_argument("--top-k", type=int, default=4, help="candidates per step offered to the tree")
+    h.add_argument("--shortlist", type=int, default=8192, help="the most frequent tokens the draft heads score")
+    h.add_argument("--d-ff", type=int, help="draft MLP width (default 2 x the model width)")
+    h.add_argument("--eval-every", type=int, default=250)
+    h.add_argument("--threads", type=int, default=2, help="CPU threads")
+    h.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA when torch sees a GPU")
+    h.set_defaults(func=cmd_train_draft_hf)
 
     v = sub.add_parser("validate", help="check a package folder: files, sha256, ONNX inputs/outputs, dimensions")
     v.add_argument("package", type=Path)

@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from .checkpoint import load_target, read_config
+from .checkpoint import fingerprint, load_target, read_config
 from .export import export_target
 from .families import family_templates
 from .hf_model import ConversionError, HFTarget
@@ -81,7 +81,8 @@ def convert(checkpoint: Path, out: Path, *, dtype: str = "fp32", external: str =
         out, name=name or checkpoint.resolve().name, family=cfg.family, target_cfg=target_cfg, draft_cfg=None,
         special=fam.special, tree=None, templates=fam.templates, stop_ids=fam.stop_ids,
         extra={"add_bos_token": fam.add_bos, "source": {"architecture": cfg.architecture,
-                                                        "chat_format": fam.chat_format, "checkpoint": checkpoint.name}},
+                                                        "chat_format": fam.chat_format, "checkpoint": checkpoint.name,
+                                                        "fingerprint": fingerprint(checkpoint)}},
         data_files={"target_data": "target.onnx.data"} if external_data else None,
         metrics={"conversion_seconds": round(time.time() - started, 1), "weights_bytes": size})
     write_manifest(out, manifest)

@@ -25,7 +25,7 @@ from torch import nn
 
 from .model import MLP, RMSNorm, TargetConfig, TargetLM, apply_rope, rope_cos_sin
 
-PAD_TOKEN = 0  # positions before the start of the text read as end-of-text
+PAD_TOKEN = 0  # this toolkit's end-of-text id; positions before the start of the text read as end-of-text
 
 
 @dataclass
@@ -38,6 +38,7 @@ class DraftConfig:
     shortlist_size: int = 8192
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+    pad_token: int = PAD_TOKEN  # the engine pads the first trigram with the manifest's eot id
 
     @property
     def head_dim(self) -> int:
@@ -48,8 +49,8 @@ class DraftConfig:
 
     @staticmethod
     def for_target(t: TargetConfig, **kw) -> "DraftConfig":
-        return DraftConfig(d_model=t.d_model, n_heads=t.n_heads, rope_theta=t.rope_theta, norm_eps=t.norm_eps,
-                           **{"d_ff": 2 * t.d_model, "shortlist_size": t.vocab_size, **kw})
+        return DraftConfig(d_model=t.d_model, rope_theta=t.rope_theta, norm_eps=t.norm_eps,
+                           **{"n_heads": t.n_heads, "d_ff": 2 * t.d_model, "shortlist_size": t.vocab_size, **kw})
 
 
 class TrigramEncoder(nn.Module):
@@ -65,10 +66,11 @@ class TrigramEncoder(nn.Module):
 
 
 class ChimeraDraft(nn.Module):
-    def __init__(self, cfg: DraftConfig, embed: nn.Embedding, shortlist: torch.Tensor):
+    def __init__(self, cfg: DraftConfig, embed: nn.Embedding, shortlist: torch.Tensor, lm_head: nn.Module | None = None):
         super().__init__()
         self.cfg = cfg
         self.embed = embed  # the target's, frozen by the trainer
+        self.lm_head = lm_head  # the target's untied LM head (a Linear); None when the embedding is the head
         self.register_buffer("shortlist", shortlist.to(torch.int64), persistent=True)
         d = cfg.d_model
         self.trigram = TrigramEncoder(d)
@@ -105,7 +107,11 @@ class ChimeraDraft(nn.Module):
 
     def head_logits(self, step: int, anchor: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         z = anchor + self.head_proj[step](self.head_norm(d))
-        return z @ self.embed.weight[self.shortlist].T
+        frozen = getattr(self, "frozen_head", None)
+        if frozen is not None:
+            return z @ frozen.T
+        head = self.embed.weight if self.lm_head is None else self.lm_head.weight
+        return z @ head[self.shortlist].T
 
     def cos_sin(self, positions: torch.Tensor):
         return rope_cos_sin(positions, self.cfg.head_dim, self.cfg.rope_theta)
@@ -115,7 +121,7 @@ class ChimeraDraft(nn.Module):
         """tokens [B,T], hidden [B,T,D] from the target. Returns per step k (0-based) logits [B,T,S] where row
         p is the draft's guess for the token after p, with anchor t = p - (k+1) (rows p <= k are invalid)."""
         b, t = tokens.shape
-        pad = torch.full((b, 2), PAD_TOKEN, dtype=tokens.dtype, device=tokens.device)
+        pad = torch.full((b, 2), self.cfg.pad_token, dtype=tokens.dtype, device=tokens.device)
         padded = torch.cat([pad, tokens], dim=1)
         e = self.embed(padded)
         g = self.trigram(e[:, :-2], e[:, 1:-1], e[:, 2:])
@@ -145,24 +151,35 @@ class ChimeraDraft(nn.Module):
     def forward_draft(self, hidden_states, past_k, past_v, tokens):
         """hidden_states [1,N,D]: target hidden states of newly verified positions P..P+N-1; past_k/v
         [1,P,H,Dh]; tokens [1,3]: the last two verified tokens and the root token (position P+N).
-        Returns new context k, v [1,N,H,Dh], draft token ids [1,K,top_k] and their log-probs."""
+        Returns new context k, v [1,N,H,Dh], draft token ids [1,K,top_k] and their log-probs.
+
+        The context is put in head-major layout once per call, and each chain step attends to it and to
+        the chain's own few keys separately (softmax over both score sets together): re-concatenating
+        and transposing the whole context at every step was a third of the draft's time."""
         p = past_k.shape[1]
         n = hidden_states.shape[1]
         pos = torch.arange(n, device=hidden_states.device)[None] + p
         ck, cv = self.context_kv(hidden_states, *self.cos_sin(pos))
-        keys = torch.cat([past_k, ck], dim=1)
-        values = torch.cat([past_v, cv], dim=1)
+        ctx_kt = torch.cat([past_k, ck], dim=1).permute(0, 2, 3, 1)  # [1,H,Dh,P+N]
+        ctx_v = torch.cat([past_v, cv], dim=1).transpose(1, 2)  # [1,H,P+N,Dh]
+        n_ctx = ctx_v.shape[2]
+        chain_k, chain_v = [], []
         anchor = hidden_states[:, -1:]
         a, b_, c = tokens[:, 0:1], tokens[:, 1:2], tokens[:, 2:3]
+        scale = 1.0 / math.sqrt(self.cfg.head_dim)
         ids_out, lp_out = [], []
         for k in range(self.cfg.n_steps):
             g = self.trigram(self.embed(a), self.embed(b_), self.embed(c))
             qpos = pos[:, -1:] + 1 + k
             q, gk, gv = self.chain_qkv(g, *self.cos_sin(qpos))
-            keys = torch.cat([keys, gk], dim=1)
-            values = torch.cat([values, gv], dim=1)
-            scores = q.transpose(1, 2) @ keys.permute(0, 2, 3, 1) / math.sqrt(self.cfg.head_dim)
-            y = torch.softmax(scores, dim=-1) @ values.transpose(1, 2)
+            chain_k.append(gk.transpose(1, 2))  # [1,H,1,Dh]
+            chain_v.append(gv.transpose(1, 2))
+            qh = q.transpose(1, 2) * scale  # [1,H,1,Dh]
+            own_k = torch.cat(chain_k, dim=2)
+            own_v = torch.cat(chain_v, dim=2)
+            scores = torch.cat([qh @ ctx_kt, qh @ own_k.transpose(2, 3)], dim=-1)
+            probs = torch.softmax(scores, dim=-1)
+            y = probs[..., :n_ctx] @ ctx_v + probs[..., n_ctx:] @ own_v
             d = self.finish(g, y.transpose(1, 2).reshape(1, 1, -1))
             logp = torch.log_softmax(self.head_logits(k, anchor, d), dim=-1)
             top_lp, top_i = torch.topk(logp, self.cfg.top_k, dim=-1)
@@ -172,9 +189,16 @@ class ChimeraDraft(nn.Module):
             a, b_, c = b_, c, ids[..., 0]
         return ck, cv, torch.cat(ids_out, dim=1), torch.cat(lp_out, dim=1)
 
+    def freeze_head(self) -> None:
+        """Stores the shortlist's rows of the LM head as a constant, so the exported graph holds the
+        [S, D] matrix itself instead of gathering it from the full head on every call."""
+        head = self.embed.weight if getattr(self, "lm_head", None) is None else self.lm_head.weight
+        self.register_buffer("frozen_head", head[self.shortlist].detach().clone(), persistent=False)
+
 
 def build_draft(target: TargetLM, cfg: DraftConfig, shortlist: torch.Tensor) -> ChimeraDraft:
-    return ChimeraDraft(cfg, target.embed, shortlist)
+    """Shares the target's embedding and, for targets with an untied LM head (`target.head`), that head."""
+    return ChimeraDraft(cfg, target.embed, shortlist, getattr(target, "head", None))
 
 
 def frequency_shortlist(stream, vocab_size: int, size: int) -> torch.Tensor:

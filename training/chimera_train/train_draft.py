@@ -33,6 +33,11 @@ class DraftTrainArgs:
     eval_batches: int = 16
     threads: int = 2
     seed: int = 0
+    device: str = "cpu"
+    progress: bool = False  # a tqdm bar on stderr (the JSON log lines go to `log`)
+
+# Parameters the draft borrows from the target: frozen, and never saved in the draft's checkpoint.
+SHARED = ("embed.", "lm_head.")
 
 
 def lr_at(step: int, a: DraftTrainArgs) -> float:
@@ -78,7 +83,7 @@ def evaluate(draft, target, val, a: DraftTrainArgs, table) -> dict:
     it = batches(val, a.seq_len, a.batch_size, np.random.default_rng(4321))
     totals = np.zeros((draft.cfg.n_steps, 3))
     for _ in range(a.eval_batches):
-        x = torch.from_numpy(next(it))[:, :-1]
+        x = torch.from_numpy(next(it))[:, :-1].to(a.device)
         hidden, greedy = target_view(target, x)
         _, stats = draft_losses(draft, x, hidden, greedy, table)
         totals += np.array(stats)
@@ -95,23 +100,24 @@ def train_draft(target: TargetLM, cfg: DraftConfig, train_stream: np.ndarray, va
     for p in target.parameters():
         p.requires_grad_(False)
     shortlist = frequency_shortlist(train_stream, target.cfg.vocab_size, cfg.shortlist_size)
-    draft = build_draft(target, cfg, shortlist)
+    draft = build_draft(target, cfg, shortlist).to(a.device)
     params = [p for p in draft.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0)
     ckpt_path, step = a.run_dir / "draft_ckpt.pt", 0
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        draft.load_state_dict(ckpt["draft"], strict=False)  # the embedding is the target's, never saved
+        draft.load_state_dict(ckpt["draft"], strict=False)  # embedding and head are the target's, never saved
         opt.load_state_dict(ckpt["opt"])
         step = ckpt["step"]
         log(json.dumps({"event": "resume", "step": step}))
-    table = shortlist_index(draft.shortlist, target.cfg.vocab_size)
+    table = shortlist_index(draft.shortlist.cpu(), target.cfg.vocab_size).to(a.device)
     it: Iterator[np.ndarray] = batches(train_stream, a.seq_len, a.batch_size, np.random.default_rng(a.seed + step))
     t0, tokens = time.time(), 0
+    bar = _progress_bar(a, step)
     while step < a.steps:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, a)
-        x = torch.from_numpy(next(it))[:, :-1]
+        x = torch.from_numpy(next(it))[:, :-1].to(a.device)
         hidden, greedy = target_view(target, x)
         losses, _ = draft_losses(draft, x, hidden, greedy, table)
         loss = sum(l * a.step_weight_decay ** k for k, l in enumerate(losses))
@@ -121,6 +127,8 @@ def train_draft(target: TargetLM, cfg: DraftConfig, train_stream: np.ndarray, va
         opt.step()
         step += 1
         tokens += x.numel()
+        if bar is not None:
+            bar.update(1)
         if step % 25 == 0:
             log(json.dumps({"step": step, "loss": [round(l.item(), 3) for l in losses],
                             "tokens_per_s": round(tokens / (time.time() - t0), 1)}))
@@ -128,11 +136,21 @@ def train_draft(target: TargetLM, cfg: DraftConfig, train_stream: np.ndarray, va
         if step % a.eval_every == 0 or step == a.steps:
             log(json.dumps({"step": step, "val_accuracy": evaluate(draft, target, val_stream, a, table)}))
             save_draft(ckpt_path, draft, opt, step)
+    if bar is not None:
+        bar.close()
     return draft
 
 
+def _progress_bar(a: DraftTrainArgs, step: int):
+    if not a.progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=a.steps, initial=step, unit="step", desc="draft", dynamic_ncols=True)
+
+
 def save_draft(path: Path, draft: ChimeraDraft, opt, step: int) -> None:
-    state = {k: v for k, v in draft.state_dict().items() if not k.startswith("embed.")}
+    state = {k: v for k, v in draft.state_dict().items() if not k.startswith(SHARED)}
     tmp = path.with_suffix(".tmp")
     torch.save({"draft": state, "opt": opt.state_dict() if opt else None, "step": step,
                 "config": draft.cfg.to_dict()}, tmp)
@@ -144,6 +162,6 @@ def load_draft(path: Path, target: TargetLM) -> ChimeraDraft:
     cfg = DraftConfig(**ckpt["config"])
     draft = build_draft(target, cfg, ckpt["draft"]["shortlist"])
     missing, unexpected = draft.load_state_dict(ckpt["draft"], strict=False)
-    if unexpected or any(not m.startswith("embed.") for m in missing):
+    if unexpected or any(not m.startswith(SHARED) for m in missing):
         raise ValueError(f"{path}: draft checkpoint does not fit: missing {missing}, unexpected {unexpected}")
     return draft
