@@ -193,7 +193,7 @@ class ChimeraDraft(nn.Module):
         """Stores the shortlist's rows of the LM head as a constant, so the exported graph holds the
         [S, D] matrix itself instead of gathering it from the full head on every call."""
         head = self.embed.weight if getattr(self, "lm_head", None) is None else self.lm_head.weight
-        self.register_buffer("frozen_head", head[self.shortlist].detach().clone(), persistent=False)
+        self.register_buffer("frozen_head", head[self.shortlist].detach().clone())
 
 
 def build_draft(target: TargetLM, cfg: DraftConfig, shortlist: torch.Tensor) -> ChimeraDraft:

@@ -116,6 +116,7 @@ def export_draft(draft, path: Path, external_data: bool = False) -> list[Path]:
       outputs  present_context.key / .value [1,N,H,Dh], draft_tokens int64 [1,K,top_k], draft_logprobs [1,K,top_k]
     """
     draft.eval()
+    draft.freeze_head()
     cfg = draft.cfg
     args = (torch.randn(1, 3, cfg.d_model), torch.randn(1, 2, cfg.n_heads, cfg.head_dim),
             torch.randn(1, 2, cfg.n_heads, cfg.head_dim), torch.zeros(1, 3, dtype=torch.int64))
