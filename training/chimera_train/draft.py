@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import MLP, RMSNorm, TargetConfig, TargetLM, apply_rope, rope_cos_sin
+from .model import MLP, RMSNorm, TargetConfig, TargetLM, apply_rope, merge_last, rope_cos_sin, split_last
 
 PAD_TOKEN = 0  # this toolkit's end-of-text id; positions before the start of the text read as end-of-text
 
@@ -91,7 +91,7 @@ class ChimeraDraft(nn.Module):
 
     # --- pieces shared by the training and the drafting paths -------------------------------------------
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(*x.shape[:-1], self.cfg.n_heads, self.cfg.head_dim)
+        return split_last(x, self.cfg.n_heads, self.cfg.head_dim)
 
     def context_kv(self, hidden: torch.Tensor, cos, sin) -> tuple[torch.Tensor, torch.Tensor]:
         k, v = self.ctx_kv(self.ctx_norm(hidden)).chunk(2, dim=-1)
@@ -180,7 +180,7 @@ class ChimeraDraft(nn.Module):
             scores = torch.cat([qh @ ctx_kt, qh @ own_k.transpose(2, 3)], dim=-1)
             probs = torch.softmax(scores, dim=-1)
             y = probs[..., :n_ctx] @ ctx_v + probs[..., n_ctx:] @ own_v
-            d = self.finish(g, y.transpose(1, 2).reshape(1, 1, -1))
+            d = self.finish(g, merge_last(y.transpose(1, 2), self.cfg.d_model))
             logp = torch.log_softmax(self.head_logits(k, anchor, d), dim=-1)
             top_lp, top_i = torch.topk(logp, self.cfg.top_k, dim=-1)
             ids = self.shortlist[top_i]

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .model import TargetLM
+from .model import TargetLM, static_batch
 from .onnx_weights import attach_weights
 
 OPSET = 17
@@ -44,7 +44,7 @@ class _TargetExport(nn.Module):
         hidden, new_kv = self.model.hidden_cached(input_ids, position_ids, attention_bias, past)
         # A prefill needs the next-token logits of its last position only; skipping the LM head for the
         # rest saves a large share of its time and a [T, V] output copy.
-        kept = hidden[:, hidden.shape[1] - logits_to_keep[0]:]
+        kept = hidden[:, -logits_to_keep[0]:]
         flat = [t for kv in new_kv for t in kv]
         return (self.model.lm_head(kept), hidden, *flat)
 
@@ -85,7 +85,7 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outpu
             external_data: bool, pin: dict[str, list[int]] | None = None) -> list[Path]:
     """Traces the graph without its weights, then writes them tensor by tensor (see onnx_weights)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), static_batch():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
                           dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=False,

@@ -6,6 +6,7 @@ an additive attention bias that can carry a tree mask, explicit position ids, on
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -49,11 +50,39 @@ def rope_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float) -> tup
     return angles.cos(), angles.sin()
 
 
+# Exported graphs run with batch 1. With a static batch the traced graph reshapes with constant shapes
+# (1, -1, ...) instead of computing them from runtime shapes: the tracer records every `.shape` read
+# as ONNX Shape/Gather/Unsqueeze/Concat nodes, and on a CPU each node costs microseconds per step.
+_STATIC_BATCH: list[bool] = [False]
+
+
+@contextmanager
+def static_batch():
+    _STATIC_BATCH[0] = True
+    try:
+        yield
+    finally:
+        _STATIC_BATCH[0] = False
+
+
+def split_last(x: torch.Tensor, *sizes: int) -> torch.Tensor:
+    """[B, T, prod(sizes)] -> [B, T, *sizes]."""
+    if _STATIC_BATCH[0]:
+        return x.view(1, -1, *sizes)
+    return x.view(x.shape[0], x.shape[1], *sizes)
+
+
+def merge_last(x: torch.Tensor, size: int) -> torch.Tensor:
+    """[B, T, ...] -> [B, T, size]."""
+    if _STATIC_BATCH[0]:
+        return x.reshape(1, -1, size)
+    return x.reshape(x.shape[0], x.shape[1], size)
+
+
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """x: [B, T, H, Dh], rotating pairs (first half, second half) as in GPT-NeoX / Llama."""
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    cos, sin = cos[:, :, None, :], sin[:, :, None, :]
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.unsqueeze(2), sin.unsqueeze(2)
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
@@ -65,14 +94,13 @@ class Attention(nn.Module):
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
     def project(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
-        b, t, _ = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, self.head_dim).unbind(2)
+        q, k, v = split_last(self.qkv(x), 3, self.n_heads, self.head_dim).unbind(2)
         return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
     def forward_causal(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         q, k, v = self.project(x, cos, sin)
         y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
-        return self.out(y.transpose(1, 2).reshape(x.shape))
+        return self.out(merge_last(y.transpose(1, 2), self.n_heads * self.head_dim))
 
     def forward_cached(self, x, cos, sin, bias, past_k, past_v):
         """past_k/past_v: [B, P, H, Dh]; bias: [B, 1, T, P+T] additive. Returns output and the new k, v."""
@@ -81,7 +109,7 @@ class Attention(nn.Module):
         values = torch.cat([past_v, v], dim=1).transpose(1, 2)
         scores = q.transpose(1, 2) @ keys.transpose(-1, -2) / math.sqrt(self.head_dim) + bias
         y = torch.softmax(scores, dim=-1) @ values
-        return self.out(y.transpose(1, 2).reshape(x.shape)), k, v
+        return self.out(merge_last(y.transpose(1, 2), self.n_heads * self.head_dim)), k, v
 
 
 class MLP(nn.Module):
