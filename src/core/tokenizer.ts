@@ -50,8 +50,11 @@ export class TextTokenizer {
 
   /** Decodes ids to text, leaving out special tokens. */
   decode(ids: readonly number[]): string {
-    if (ids.length === 0) return '';
-    return this.full.decode(ids.filter((id) => !this.specialIds.has(id)), { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+    const text = ids.filter((id) => !this.specialIds.has(id));
+    // The library rejects an empty list, which is what a run of special tokens (a model emitting one that
+    // is not a stop token) leaves.
+    if (text.length === 0) return '';
+    return this.full.decode(text, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }
 
   special(name: string): number {

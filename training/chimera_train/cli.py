@@ -98,6 +98,24 @@ def cmd_package(ns) -> None:
     print(json.dumps({"out": str(ns.out), "files": manifest["files"]}, indent=1))
 
 
+def cmd_evaluate(ns) -> None:
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from .evaluate import evaluate_all
+    from .train_draft import load_draft
+    from .train_target import load_model
+
+    target = load_model(ns.target)
+    draft = load_draft(ns.draft, target) if ns.draft and ns.draft.exists() else None
+    report = evaluate_all(target, np.load(ns.data / "val_tokens.npy"), Tokenizer.from_file(str(ns.tokenizer)),
+                          ns.prompts, draft)
+    text = json.dumps(report, indent=1)
+    if ns.out:
+        ns.out.write_text(text + "\n")
+    print(text)
+
+
 def cmd_bench_prompts(ns) -> None:
     from .bench_prompts import write_bench_prompts
 
@@ -139,6 +157,13 @@ def cmd_train_draft_hf(ns) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_fixture_converted(ns) -> None:
+    from .fixture import build_converted_fixture
+
+    manifest = build_converted_fixture(ns.out, seed=ns.seed)
+    print(json.dumps({"out": str(ns.out), "bytes": sum(f["bytes"] for f in manifest["files"].values())}))
 
 
 def cmd_validate(ns) -> int:
@@ -224,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", type=Path, default=Path("../models/default"))
     k.set_defaults(func=cmd_package)
 
+    e = sub.add_parser("evaluate", help="validation loss/perplexity, draft accuracy, greedy samples of held-out code")
+    e.add_argument("--target", type=Path, default=Path("runs/target/best.pt"))
+    e.add_argument("--draft", type=Path, default=Path("runs/draft/draft_ckpt.pt"))
+    e.add_argument("--data", type=Path, default=DATA)
+    e.add_argument("--tokenizer", type=Path, default=DATA / "tokenizer.json")
+    e.add_argument("--prompts", type=Path, default=Path("../test/bench/code.jsonl"))
+    e.add_argument("--out", type=Path, help="also write the report here (for `package --metrics`)")
+    e.set_defaults(func=cmd_evaluate)
+
     b = sub.add_parser("bench-prompts", help="write benchmark prompts from the held-out validation split")
     b.add_argument("--corpus", type=Path, default=DATA / "corpus")
     b.add_argument("--out", type=Path, default=Path("../test/bench"))
@@ -266,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--threads", type=int, default=2, help="CPU threads")
     h.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA when torch sees a GPU")
     h.set_defaults(func=cmd_train_draft_hf)
+
+    f = sub.add_parser("fixture-converted", help="regenerate the converted Qwen2-style test package")
+    f.add_argument("--out", type=Path, default=Path("../test/fixtures/converted-qwen2"))
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(func=cmd_fixture_converted)
 
     v = sub.add_parser("validate", help="check a package folder: files, sha256, ONNX inputs/outputs, dimensions")
     v.add_argument("package", type=Path)

@@ -40,3 +40,26 @@ def build_fixture(tokenizer_path: Path, out: Path, seed: int = 0) -> dict:
                         name="chimera-test-fixture", family="chimera-tiny", target_cfg=cfg.to_dict(),
                         draft_cfg=dcfg.to_dict(), special=special_token_table(tok), tree=None,
                         metrics={"note": "random weights, for tests only"})
+
+
+def build_converted_fixture(out: Path, seed: int = 0, draft_steps: int = 40) -> dict:
+    """A converted Hugging Face package for the engine tier (under 2 MB): a tiny random Qwen2 checkpoint
+    (grouped-query attention, biases, tied head, ChatML and FIM tokens) through `convert`, with a draft
+    trained for a few steps by `train-draft-hf` on this package's sources."""
+    import json
+    import shutil
+
+    from .convert import convert
+    from .tiny_hf import build_checkpoint, sample_texts
+    from .train_draft_hf import HFDraftArgs, train_package_draft
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        build_checkpoint("qwen2", root / "checkpoint", seed=seed)
+        if out.exists():
+            shutil.rmtree(out)
+        convert(root / "checkpoint", out, name="chimera-test-converted-qwen2", log=lambda _: None)
+        (root / "corpus.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in sample_texts()))
+        args = HFDraftArgs(run_dir=root / "run", steps=draft_steps, batch_size=4, seq_len=64, eval_every=draft_steps,
+                           eval_batches=2, threads=2, device="cpu")
+        return train_package_draft(root / "checkpoint", out, root / "corpus.jsonl", args, log=lambda _: None)

@@ -213,3 +213,12 @@ def test_older_config_format_is_read():
                         "max_position_embeddings": 32768, "rope_scaling": {"type": "linear", "factor": 2.0}}, "config.json")
     assert cfg.rope == {"rope_type": "linear", "factor": 2.0} and cfg.rope_theta == 1e6
     assert cfg.max_seq_len == 4096  # the engine attends fully: exact only within the sliding window
+
+
+def test_committed_converted_fixture_is_valid_and_small():
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "converted-qwen2"
+    manifest = validate_package(fixture)
+    assert manifest["family"] == "qwen2" and manifest["draft"] is not None
+    assert sum(p.stat().st_size for p in fixture.iterdir()) < 2_000_000
