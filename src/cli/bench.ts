@@ -24,6 +24,9 @@ interface ModeTotals {
   steps: number;
   drafted: number;
   accepted: number;
+  acceptedFromDraft: number;
+  acceptedFromLookup: number;
+  draftCalls: number;
   decodeMs: number;
   totalMs: number;
   firstTokenMs: number;
@@ -65,7 +68,7 @@ async function runOnce(session: DecodingSession, prompt: BenchPrompt, mode: Deco
 }
 
 function emptyTotals(): ModeTotals {
-  return { runs: 0, generatedTokens: 0, decodedTokens: 0, steps: 0, drafted: 0, accepted: 0, decodeMs: 0, totalMs: 0, firstTokenMs: 0, identicalToAutoregressive: 0 };
+  return { runs: 0, generatedTokens: 0, decodedTokens: 0, steps: 0, drafted: 0, accepted: 0, acceptedFromDraft: 0, acceptedFromLookup: 0, draftCalls: 0, decodeMs: 0, totalMs: 0, firstTokenMs: 0, identicalToAutoregressive: 0 };
 }
 
 function add(t: ModeTotals, r: GenerationResult, identical: boolean): void {
@@ -75,6 +78,9 @@ function add(t: ModeTotals, r: GenerationResult, identical: boolean): void {
   t.steps += r.stats.steps;
   t.drafted += r.stats.drafted;
   t.accepted += r.stats.accepted;
+  t.acceptedFromDraft += r.stats.acceptedFromDraft;
+  t.acceptedFromLookup += r.stats.acceptedFromLookup;
+  t.draftCalls += r.stats.draftCalls;
   t.decodeMs += r.stats.decodeMs;
   t.totalMs += r.stats.totalMs;
   t.firstTokenMs += r.stats.firstTokenMs;
@@ -90,6 +96,9 @@ function summarise(t: ModeTotals, baseline: ModeTotals | undefined) {
     meanAcceptedLength: round(t.steps > 0 ? (t.accepted + t.steps) / t.steps : 0),
     acceptedDraftTokensPerStep: round(t.steps > 0 ? t.accepted / t.steps : 0),
     draftedTokensPerStep: round(t.steps > 0 ? t.drafted / t.steps : 0),
+    acceptedFromDraftPerStep: round(t.steps > 0 ? t.acceptedFromDraft / t.steps : 0),
+    acceptedFromLookupPerStep: round(t.steps > 0 ? t.acceptedFromLookup / t.steps : 0),
+    draftCallsPerStep: round(t.steps > 0 ? t.draftCalls / t.steps : 0),
     msPerStep: round(t.steps > 0 ? t.decodeMs / t.steps : 0),
     generatedTokens: t.generatedTokens,
     totalMs: round(t.totalMs),

@@ -10,7 +10,7 @@
 import { AbortError, throwIfAborted } from './errors';
 import { Emitter, type FinishReason } from './emitter';
 import type { LoadedModel } from './model';
-import { DEFAULT_NGRAM, type NgramOptions } from './ngram';
+import { DEFAULT_NGRAM, findContinuation, type NgramOptions } from './ngram';
 import { createCache, disposeDeviceOutputs, DraftRunner, TargetRunner, type CacheKind } from './runner';
 import { GREEDY, Rng, top2Margin, type SamplingParams } from './sampling';
 import { accept, chooseFirst, gatherRows, proposeTree } from './step';
@@ -165,8 +165,12 @@ export class DecodingSession {
         throw new AbortError();
       }
       const stepStart = performance.now();
-      const proposal = useDraft ? await this.draft!.propose(this.backlog.take(this.target.width), this.trigram(root)) : null;
-      const tree = proposeTree({ root, draft: proposal, draftTree: this.draftTree, history, ngram: this.ngram, budget: this.treeBudget });
+      const lookup = history ? findContinuation(history, this.ngram) : null;
+      // A long verbatim match (copying code, rewriting a selection) predicts better than the draft and
+      // costs nothing, so the draft sits that step out; its context catches up at its next call.
+      const draftNow = useDraft && !(lookup && lookup.matched >= this.ngram.maxNgram && lookup.tokens.length >= 3);
+      const proposal = draftNow ? await this.draft!.propose(this.backlog.take(this.target.width), this.trigram(root)) : null;
+      const tree = proposeTree({ root, draft: proposal, draftTree: this.draftTree, lookup, budget: this.treeBudget });
       if (this.target.cache.length + tree.size > capacity) {
         emitter.finish = 'length';
         break;
@@ -185,6 +189,8 @@ export class DecodingSession {
       stats.steps += 1;
       stats.drafted += tree.size - 1;
       stats.accepted += path.length - 1;
+      if (proposal) stats.draftCalls += 1;
+      for (const node of path.slice(1)) stats[tree.sources[node] === 'ngram' ? 'acceptedFromLookup' : 'acceptedFromDraft'] += 1;
       stats.decodeMs += performance.now() - stepStart;
       root = bonus;
       delta = emitter.push(produced);

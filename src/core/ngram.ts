@@ -15,11 +15,17 @@ export interface NgramOptions {
 
 export const DEFAULT_NGRAM: NgramOptions = { maxNgram: 4, minNgram: 2, maxTokens: 10 };
 
+export interface Continuation {
+  tokens: number[];
+  /** How many trailing tokens matched (0 when nothing did): longer matches predict better. */
+  matched: number;
+}
+
 /**
  * The continuation of the most recent earlier occurrence of the history's last n tokens, trying the
- * longest n first. Returns [] when nothing matches.
+ * longest n first.
  */
-export function lookupContinuation(history: ArrayLike<number>, options: NgramOptions = DEFAULT_NGRAM): number[] {
+export function findContinuation(history: ArrayLike<number>, options: NgramOptions = DEFAULT_NGRAM): Continuation {
   const len = history.length;
   for (let n = Math.min(options.maxNgram, len - 1); n >= options.minNgram; n--) {
     const start = len - n;
@@ -29,10 +35,15 @@ export function lookupContinuation(history: ArrayLike<number>, options: NgramOpt
       const to = Math.min(len, from + options.maxTokens);
       const out: number[] = [];
       for (let j = from; j < to; j++) out.push(history[j]!);
-      if (out.length > 0) return out;
+      if (out.length > 0) return { tokens: out, matched: n };
     }
   }
-  return [];
+  return { tokens: [], matched: 0 };
+}
+
+/** The tokens of findContinuation; [] when nothing matches. */
+export function lookupContinuation(history: ArrayLike<number>, options: NgramOptions = DEFAULT_NGRAM): number[] {
+  return findContinuation(history, options).tokens;
 }
 
 function matchesAt(history: ArrayLike<number>, i: number, start: number, n: number): boolean {

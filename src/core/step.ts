@@ -2,7 +2,7 @@
  * The pure parts of one speculative step: propose (build the token tree) and accept (walk it against
  * the target's logits). The model calls between them live in runner.ts; the loop in decoder.ts.
  */
-import { lookupContinuation, type NgramOptions } from './ngram';
+import type { Continuation } from './ngram';
 import type { DraftProposal } from './runner';
 import { argmax, distribution, isGreedy, verifyCandidates, type Rng, type SamplingParams } from './sampling';
 import { TokenTree, type DraftTree, type TreeShape } from './tree';
@@ -11,9 +11,8 @@ export interface ProposeInput {
   root: number;
   draft: DraftProposal | null;
   draftTree: DraftTree | null;
-  /** Prompt and generated tokens so far, the root last, for prompt lookup; null turns lookup off. */
-  history: ArrayLike<number> | null;
-  ngram: NgramOptions;
+  /** The prompt-lookup continuation of the tokens so far (root included), if any. */
+  lookup: Continuation | null;
   /** Most nodes a tree may have, root included. */
   budget: number;
 }
@@ -21,10 +20,7 @@ export interface ProposeInput {
 export function proposeTree(input: ProposeInput): TokenTree {
   const tree = new TokenTree(input.root);
   if (input.draft && input.draftTree) tree.addDraft(input.draftTree, input.draft.tokens, input.draft.topK, input.budget);
-  if (input.history) {
-    const chain = lookupContinuation(input.history, input.ngram);
-    if (chain.length > 0) tree.addChain(chain, input.budget);
-  }
+  if (input.lookup && input.lookup.tokens.length > 0) tree.addChain(input.lookup.tokens, input.budget);
   return tree;
 }
 
