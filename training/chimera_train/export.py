@@ -81,18 +81,49 @@ def export_target(model: TargetLM, path: Path, external_data: bool = False) -> l
     return _export(_TargetExport(model), example_target_inputs(model), path, inputs, outputs, dynamic, external_data)
 
 
+class _WeightsAsInputs(nn.Module):
+    """Runs `inner` with its weights passed in as arguments, so the tracer sees them as graph inputs.
+
+    Traced as module state, the exporter's shape inference treats weights as known constants and computes
+    some derived ones (every Linear's transposed weight): 0.75x the model in extra memory, measured on a
+    0.5B model. As plain inputs nothing is derived from them, and attach_weights turns them back into
+    initializers afterwards."""
+
+    def __init__(self, inner: nn.Module, names: list[str], n_io: int):
+        super().__init__()
+        self.__dict__["inner"] = inner  # not a submodule: the wrapper has no state of its own to trace
+        self.names, self.n_io = names, n_io
+
+    def forward(self, *flat):
+        # torch.func.functional_call refuses to run under the tracer, so swap the tensors in by hand
+        saved = []
+        for name, tensor in zip(self.names, flat[self.n_io:]):
+            owner, _, leaf = name.rpartition(".")
+            module = self.inner.get_submodule(owner)
+            store = module._parameters if leaf in module._parameters else module._buffers
+            saved.append((store, leaf, store[leaf]))
+            store[leaf] = tensor
+        try:
+            return self.inner(*flat[: self.n_io])
+        finally:
+            for store, leaf, original in saved:
+                store[leaf] = original
+
+
 def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: dict,
             external_data: bool, pin: dict[str, list[int]] | None = None) -> list[Path]:
-    """Traces the graph without its weights, then writes them tensor by tensor (see onnx_weights)."""
+    """Traces the graph with the weights as extra inputs, then writes them tensor by tensor (onnx_weights)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    weights = {**dict(module.named_parameters()), **dict(module.named_buffers())}  # tied ones once
+    wrapper = _WeightsAsInputs(module, list(weights), len(args))
     with warnings.catch_warnings(), torch.no_grad(), static_batch():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
-                          dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=False,
-                          export_params=False)
+        torch.onnx.export(wrapper, (*args, *weights.values()), str(path), input_names=inputs + list(weights),
+                          output_names=outputs, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
+                          do_constant_folding=False, export_params=False)
     if pin:
         _pin_output_dims(path, pin)
-    return attach_weights(path, module, inputs, external_data)
+    return attach_weights(path, weights, inputs, external_data)
 
 
 # ---- draft ---------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Writing a traced graph's weights into the ONNX file one tensor at a time.
 
-The exporter traces with `export_params=False`, so the graph it serialises holds no weights (parameters
-become extra graph inputs). `attach_weights` turns those inputs into initializers, writing each tensor's
-bytes straight from the module's memory:
+The exporter traces the graph with the weights as extra graph inputs (export.py), so the graph it
+serialises holds none. `attach_weights` turns those inputs into initializers, writing each tensor's bytes
+straight from the module's memory:
 
 - inline: appended to the .onnx file itself. Protobuf merges repeated occurrences of a message field, so
   `ModelProto{graph: G}` followed by `ModelProto{graph: {initializer: [W]}}` parses as G plus W. Nothing is
@@ -28,18 +28,10 @@ _DTYPES = {torch.float32: TensorProto.FLOAT, torch.float16: TensorProto.FLOAT16,
 _GRAPH_FIELD, _INITIALIZER_FIELD, _RAW_DATA_FIELD = 7, 5, 9  # onnx.proto field numbers
 
 
-def named_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
-    """Every name a parameter or buffer is reachable by (the exporter may pick any alias of a shared one)."""
-    out = dict(module.named_parameters(remove_duplicate=False))
-    out.update(module.named_buffers(remove_duplicate=False))
-    return out
-
-
 def weight_bytes(module: nn.Module) -> int:
-    seen: dict[int, int] = {}
-    for t in named_tensors(module).values():
-        seen[id(t)] = t.numel() * t.element_size()
-    return sum(seen.values())
+    """Bytes of the module's weights, counting tied ones once."""
+    tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def _varint(n: int) -> bytes:
@@ -91,11 +83,10 @@ def _append_external(f, location: str, name: str, tensor: torch.Tensor) -> Tenso
     return proto
 
 
-def attach_weights(path: Path, module: nn.Module, io_names: list[str], external: bool) -> list[Path]:
-    """Moves the graph inputs that are not in `io_names` (the module's weights) into initializers.
-    Returns the files written (the graph, plus its data file when external)."""
+def attach_weights(path: Path, tensors: dict[str, torch.Tensor], io_names: list[str], external: bool) -> list[Path]:
+    """Moves the graph inputs that are not in `io_names` (the weights, by name in `tensors`) into
+    initializers. Returns the files written (the graph, plus its data file when external)."""
     model = onnx.load(str(path))
-    tensors = named_tensors(module)
     weights = [i.name for i in model.graph.input if i.name not in io_names]
     unknown = [n for n in weights if n not in tensors]
     if unknown:
@@ -114,3 +105,59 @@ def attach_weights(path: Path, module: nn.Module, io_names: list[str], external:
         model.graph.initializer.extend(_append_external(f, data.name, n, tensors[n]) for n in weights)
     onnx.save(model, str(path))
     return [path, data]
+
+
+# ---- reading a graph's inputs and outputs without its weights --------------------------------------------
+def _read_varint(f) -> int | None:
+    shift = value = 0
+    while True:
+        byte = f.read(1)
+        if not byte:
+            if shift:
+                raise ValueError("truncated varint")
+            return None
+        value |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return value
+        shift += 7
+
+
+def _fields(f, end: int):
+    """(field number, payload offset, payload length) of each length-delimited field up to `end`; other
+    wire types are skipped. Payloads are not read, so weights are never loaded."""
+    while f.tell() < end:
+        key = _read_varint(f)
+        if key is None:
+            return
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _read_varint(f)
+        elif wire in (1, 5):
+            f.seek(8 if wire == 1 else 4, 1)
+        elif wire == 2:
+            length = _read_varint(f)
+            start = f.tell()
+            if length is None or start + length > end:
+                raise ValueError("truncated message")
+            yield field, start, length
+            f.seek(start + length)
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+def graph_io_protos(path: Path) -> tuple[list[onnx.ValueInfoProto], list[onnx.ValueInfoProto]]:
+    """A model's graph inputs and outputs, read by seeking past everything else: checking a 1.5 GB inline
+    graph this way costs kilobytes, where onnx.load would hold the file twice (bytes, then parsed)."""
+    inputs, outputs = [], []
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        graphs = [(start, length) for field, start, length in _fields(f, size) if field == _GRAPH_FIELD]
+        if not graphs:
+            raise ValueError("no graph in the file")
+        for start, length in graphs:  # a graph may come in several chunks (see _append_inline)
+            f.seek(start)
+            for field, at, n in list(_fields(f, start + length)):
+                if field in (11, 12):  # GraphProto.input, GraphProto.output
+                    f.seek(at)
+                    (inputs if field == 11 else outputs).append(onnx.ValueInfoProto.FromString(f.read(n)))
+    return inputs, outputs

@@ -8,9 +8,8 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-import onnx
-
 from .export import DRAFT_INPUTS, DRAFT_OUTPUTS, target_input_names, target_output_names
+from .onnx_weights import graph_io_protos
 from .templates import manifest_templates
 
 FORMAT = "chimera-package"
@@ -137,15 +136,15 @@ def check_files(folder: Path, manifest: dict) -> None:
 
 def graph_io(path: Path) -> tuple[dict[str, list], dict[str, list]]:
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as err:  # onnx raises several types for a damaged protobuf
+        inputs, outputs = graph_io_protos(path)
+    except Exception as err:  # a damaged protobuf fails in several ways
         raise PackageError(f"{path}: not a readable ONNX model ({err})") from None
 
     def dims(values):
         return {v.name: [d.dim_value if d.HasField("dim_value") else d.dim_param
                          for d in v.type.tensor_type.shape.dim] for v in values}
 
-    return dims(model.graph.input), dims(model.graph.output)
+    return dims(inputs), dims(outputs)
 
 
 def check_names(path: Path, kind: str, expected: list[str], actual: dict) -> None:

@@ -222,3 +222,21 @@ def test_committed_converted_fixture_is_valid_and_small():
     manifest = validate_package(fixture)
     assert manifest["family"] == "qwen2" and manifest["draft"] is not None
     assert sum(p.stat().st_size for p in fixture.iterdir()) < 2_000_000
+
+
+def test_validator_reads_graph_io_without_the_weights(converted, tmp_path):
+    """Weights are appended in chunks (one graph message per tensor); the validator's streaming reader must
+    see the same inputs and outputs as onnx.load, and name a damaged file."""
+    import onnx
+
+    from chimera_train.package import PackageError, graph_io
+
+    path = converted[3] / "target.onnx"
+    model = onnx.load(str(path))
+    assert len(model.graph.initializer) > 10
+    inputs, outputs = graph_io(path)
+    assert list(inputs) == [i.name for i in model.graph.input] and list(outputs) == [o.name for o in model.graph.output]
+    damaged = tmp_path / "target.onnx"
+    damaged.write_bytes(path.read_bytes()[:-7])
+    with pytest.raises(PackageError, match=r"target\.onnx: not a readable ONNX model"):
+        graph_io(damaged)
