@@ -20,7 +20,7 @@ export async function runGenerate(args: GenerateArgs): Promise<void> {
       prompt = templates.chat([{ role: 'user', content: text }], budget).tokens;
       stopIds = templates.stopTokenIds('chat');
     } else {
-      prompt = model.tokenizer.encode(text);
+      prompt = templates.plain(text, budget).tokens;
     }
     const mode = args.mode === 'chimera' && !session.hasDraft ? 'ngram' : args.mode;
     if (mode !== args.mode) process.stderr.write(`chimera: warn: ${model.manifest.name} has no Chimera draft; using the ngram mode\n`);

@@ -109,6 +109,13 @@ export class TemplateRegistry {
     return { tokens, stopStrings: [], replyPrefix: '' };
   }
 
+  /** Plain text to continue (no template), keeping its end within `budget`; BOS first when the model wants one. */
+  plain(text: string, budget: number): Prompt {
+    const tokens = this.tokenizer.encode(text);
+    const room = Math.max(1, budget - this.bos.length);
+    return { tokens: [...this.bos, ...tokens.slice(Math.max(0, tokens.length - room))], stopStrings: [], replyPrefix: '' };
+  }
+
   /** A chat prompt ending with the assistant's turn, dropping the oldest turns to fit `budget`. */
   chat(messages: readonly ChatMessage[], budget: number, replyPrefix = ''): Prompt {
     const c = this.manifest.templates.chat;

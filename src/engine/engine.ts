@@ -78,9 +78,11 @@ export class Engine {
     const m = model.manifest;
     const info = {
       device: { kind: model.device.kind, requested: device, reason: model.device.reason },
-      model: { name: m.name, family: m.family, path: model.pkg.dir, maxContext: m.model.max_context, vocabSize: m.model.vocab_size, hasDraft: model.draft !== null },
+      model: { name: m.name, family: m.family, path: model.pkg.dir, maxContext: m.model.max_context, vocabSize: m.model.vocab_size, hasDraft: model.draft !== null, hasFim: false },
     };
-    this.loaded = { model, templates: new TemplateRegistry(m, model.tokenizer), sessions, info };
+    const templates = new TemplateRegistry(m, model.tokenizer);
+    info.model.hasFim = templates.hasFim;
+    this.loaded = { model, templates, sessions, info };
     return info;
   }
 
@@ -102,8 +104,7 @@ export class Engine {
   /** A plain continuation of `prompt` (no template), for the HTTP API's /v1/completions. */
   completeText(params: P.DecodingOptions & { prompt: string; stop: string[] }, signal: AbortSignal | undefined, onDelta: (text: string) => void): Promise<P.GenerationResult> {
     return this.run('api', params, signal, onDelta, (l, budget) => {
-      const tokens = l.model.tokenizer.encode(params.prompt);
-      return { prompt: { tokens: tokens.slice(Math.max(0, tokens.length - budget)), stopStrings: [], replyPrefix: '' }, stopIds: l.templates.stopTokenIds('fim'), stopStrings: params.stop };
+      return { prompt: l.templates.plain(params.prompt, budget), stopIds: l.templates.stopTokenIds('fim'), stopStrings: params.stop };
     });
   }
 

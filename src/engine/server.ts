@@ -56,7 +56,7 @@ export function serve(connection: MessageConnection, engine: Engine, onShutdown:
       return {
         protocolVersion: P.PROTOCOL_VERSION,
         engineVersion: VERSION,
-        capabilities: { modes: info.model.hasDraft ? ['chimera', 'ngram', 'autoregressive'] : ['ngram', 'autoregressive'], fim: true, chat: true, edit: true, streaming: true, cancellation: true },
+        capabilities: { modes: info.model.hasDraft ? ['chimera', 'ngram', 'autoregressive'] : ['ngram', 'autoregressive'], fim: info.model.hasFim, chat: true, edit: true, streaming: true, cancellation: true },
         ...info,
       } satisfies P.InitializeResult;
     } catch (err) {

@@ -41,6 +41,8 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
   async provideInlineCompletionItems(document: vscode.TextDocument, position: vscode.Position, context: vscode.InlineCompletionContext, token: vscode.CancellationToken): Promise<vscode.InlineCompletionItem[] | undefined> {
     const settings = readSettings(this.log);
     if (!settings.inline.enabled || !SCHEMES.has(document.uri.scheme)) return undefined;
+    // A model without fill-in-the-middle cannot complete inline; the status bar tooltip says which model.
+    if (this.engine.client.info?.model.hasFim === false) return undefined;
     const text = document.getText();
     if (skipReason(text) !== null) return undefined;
     const ctx = completionContext(text, document.offsetAt(position));

@@ -27,6 +27,8 @@ export interface ModelInfo {
   vocabSize: number;
   /** Whether the package has a Chimera draft (the `chimera` mode needs one). */
   hasDraft: boolean;
+  /** Whether the model can fill in the middle (inline completion needs it). */
+  hasFim: boolean;
 }
 
 export interface DeviceInfo {

@@ -24,6 +24,8 @@ describe('engine process (real, fixture model)', function () {
     assert.equal(client.info?.model.name, 'chimera-test-fixture');
     assert.deepEqual(client.info?.capabilities.modes, ['chimera', 'ngram', 'autoregressive']);
     assert.equal(client.info?.device.kind, 'cpu');
+    assert.equal(client.info?.capabilities.fim, true);
+    assert.equal(client.info?.model.hasFim, true);
     assert.ok(lines.some((l) => l.includes('engine: model chimera-test-fixture loaded')), 'the engine log reaches the client');
   });
 
