@@ -132,3 +132,33 @@ describe('engine start-up failures', function () {
     await client.stop();
   });
 });
+
+describe('engine lifetime', function () {
+  this.timeout(60_000);
+
+  it('exits by itself when its parent process dies', async () => {
+    const { spawn } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const { repoRoot } = await import('../support/paths');
+    // A stand-in for the extension host: forks the engine, reports its pid, then is killed outright.
+    const parentScript = `const { fork } = require('child_process');
+      const engine = fork(${JSON.stringify(join(repoRoot, 'dist/engine.js'))}, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+      process.stdout.write(String(engine.pid) + '\\n');
+      setInterval(() => undefined, 1000);`;
+    const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const enginePid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.ok(alive(enginePid), 'the engine started');
+    parent.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (alive(enginePid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(alive(enginePid), false, 'the engine outlived its parent');
+  });
+});

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The recipe that built models/default, end to end, on a 2-core CPU (resumable: rerun after a stop).
+# Corpus, tokenizer and token streams first, then the target, then the draft distilled from it, then
+# the evaluation recorded in the manifest, the package, and the benchmark prompts.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+PY=${PYTHON:-.venv/bin/python}
+TARGET_STEPS=${TARGET_STEPS:-2400}
+DRAFT_STEPS=${DRAFT_STEPS:-1300}
+
+[ -f data/corpus/train.jsonl ] || $PY -m chimera_train corpus
+[ -f data/tokenizer.json ] || $PY -m chimera_train tokenizer
+[ -f data/train_tokens.npy ] || $PY -m chimera_train prep
+mkdir -p runs/target runs/draft
+$PY -m chimera_train train-target --run-dir runs/target --steps "$TARGET_STEPS" | tee -a runs/target/train.log
+$PY -m chimera_train train-draft --target runs/target/best.pt --run-dir runs/draft --steps "$DRAFT_STEPS" \
+  --batch-size 16 --seq-len 256 --shortlist 4096 | tee -a runs/draft/train.log
+$PY -m chimera_train evaluate --target runs/target/best.pt --draft runs/draft/draft_ckpt.pt --out runs/metrics.json
+$PY -m chimera_train package --target runs/target/best.pt --draft runs/draft/draft_ckpt.pt \
+  --metrics runs/metrics.json --out ../models/default
+[ -f ../test/bench/code.jsonl ] || $PY -m chimera_train bench-prompts
+echo "built ../models/default"
