@@ -117,9 +117,11 @@ class ChimeraDraft(nn.Module):
         return rope_cos_sin(positions, self.cfg.head_dim, self.cfg.rope_theta)
 
     # --- training: every anchor of a sequence and every step at once -----------------------------------
-    def forward_train(self, tokens: torch.Tensor, hidden: torch.Tensor) -> list[torch.Tensor]:
+    def forward_train(self, tokens: torch.Tensor, hidden: torch.Tensor, rows: torch.Tensor | None = None) -> list[torch.Tensor]:
         """tokens [B,T], hidden [B,T,D] from the target. Returns per step k (0-based) logits [B,T,S] where row
-        p is the draft's guess for the token after p, with anchor t = p - (k+1) (rows p <= k are invalid)."""
+        p is the draft's guess for the token after p, with anchor t = p - (k+1) (rows p <= k are invalid).
+        With `rows` (positions >= n_steps), only those rows are scored ([B,len(rows),S]): the LM head is
+        most of the training cost, and a sample of positions teaches nearly as much."""
         b, t = tokens.shape
         pad = torch.full((b, 2), self.cfg.pad_token, dtype=tokens.dtype, device=tokens.device)
         padded = torch.cat([pad, tokens], dim=1)
@@ -144,6 +146,8 @@ class ChimeraDraft(nn.Module):
             y = F.scaled_dot_product_attention(qh, keys, values, attn_mask=allowed)
             d = self.finish(g, y.transpose(1, 2).reshape(b, t, -1))
             anchor = torch.roll(hidden, shifts=step, dims=1)
+            if rows is not None:
+                d, anchor = d[:, rows], anchor[:, rows]
             outs.append(self.head_logits(k, anchor, d))
         return outs
 

@@ -29,6 +29,7 @@ class DraftTrainArgs:
     min_lr_frac: float = 0.05
     warmup: int = 100
     step_weight_decay: float = 0.8  # later heads are harder; weigh them a little less
+    row_fraction: float = 0.5  # share of positions scored per batch (the LM head dominates the cost)
     eval_every: int = 250
     eval_batches: int = 16
     threads: int = 2
@@ -61,13 +62,19 @@ def target_view(target: TargetLM, x: torch.Tensor) -> tuple[torch.Tensor, torch.
 
 
 def draft_losses(draft: ChimeraDraft, x: torch.Tensor, hidden: torch.Tensor, greedy: torch.Tensor,
-                 table: torch.Tensor) -> tuple[list[torch.Tensor], list[tuple[int, int, int]]]:
-    """Cross-entropy per step, plus (top-1 hits, top-k hits, count) per step against the target's greedy."""
+                 table: torch.Tensor, row_fraction: float = 1.0) -> tuple[list[torch.Tensor], list[tuple[int, int, int]]]:
+    """Cross-entropy per step, plus (top-1 hits, top-k hits, count) per step against the target's greedy.
+    With row_fraction < 1, a random sample of positions is scored (the same sample for every step)."""
     losses, stats = [], []
-    for k, logits in enumerate(draft.forward_train(x, hidden)):
+    rows = None
+    t, k_steps = x.shape[1], draft.cfg.n_steps
+    if row_fraction < 1.0:
+        count = max(1, int((t - k_steps) * row_fraction))
+        rows = torch.randperm(t - k_steps, device=x.device)[:count].sort().values + k_steps
+    for k, logits in enumerate(draft.forward_train(x, hidden, rows)):
         step = k + 1
-        lg = logits[:, step:]
-        labels = table[greedy[:, step:]]
+        lg = logits if rows is not None else logits[:, step:]
+        labels = table[greedy[:, rows] if rows is not None else greedy[:, step:]]
         losses.append(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), labels.reshape(-1), ignore_index=-100))
         with torch.no_grad():
             truth = labels.reshape(-1)
@@ -119,7 +126,7 @@ def train_draft(target: TargetLM, cfg: DraftConfig, train_stream: np.ndarray, va
             group["lr"] = lr_at(step, a)
         x = torch.from_numpy(next(it))[:, :-1].to(a.device)
         hidden, greedy = target_view(target, x)
-        losses, _ = draft_losses(draft, x, hidden, greedy, table)
+        losses, _ = draft_losses(draft, x, hidden, greedy, table, a.row_fraction)
         loss = sum(l * a.step_weight_decay ** k for k, l in enumerate(losses))
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -60,3 +60,15 @@ def test_heads_start_as_the_lm_head(tiny_target):
     anchor, d = torch.randn(1, 1, cfg.d_model), torch.randn(1, 1, cfg.d_model)
     expected = (anchor + draft.head_norm(d)) @ tiny_target.embed.weight.T
     assert torch.allclose(draft.head_logits(2, anchor, d), expected, atol=1e-5)
+
+
+def test_scoring_a_sample_of_rows_gives_those_rows_of_the_full_pass(tiny_target):
+    draft = make_draft(tiny_target)
+    tokens = torch.randint(0, tiny_target.cfg.vocab_size, (2, 12))
+    with torch.no_grad():
+        _, hidden = tiny_target(tokens)
+        full = draft.forward_train(tokens, hidden)
+        rows = torch.tensor([4, 7, 11])
+        sampled = draft.forward_train(tokens, hidden, rows)
+    for k in range(draft.cfg.n_steps):
+        assert torch.allclose(sampled[k], full[k][:, rows], atol=1e-6)
