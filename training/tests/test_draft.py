@@ -71,4 +71,4 @@ def test_scoring_a_sample_of_rows_gives_those_rows_of_the_full_pass(tiny_target)
         rows = torch.tensor([4, 7, 11])
         sampled = draft.forward_train(tokens, hidden, rows)
     for k in range(draft.cfg.n_steps):
-        assert torch.allclose(sampled[k], full[k][:, rows], atol=1e-6)
+        assert torch.allclose(sampled[k], full[k][:, rows], atol=1e-4)  # logits of size ~100: float noise
