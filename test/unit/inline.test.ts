@@ -73,6 +73,18 @@ const GOLDEN: { name: string; doc: string; raw: string; shown: string }[] = [
     shown: 'y = 2',
   },
   {
+    name: 'a looping suggestion stops before the first repeated statement',
+    doc: 'for name in names:\n    █\n',
+    raw: 'p = base(name)\n    if p:\n        p = base(name)\n        p = base(name)\n        p = base(name)',
+    shown: 'p = base(name)\n    if p:\n        p = base(name)',
+  },
+  {
+    name: 'repeated closing brackets are not a loop',
+    doc: 'function f() {\n  █\n',
+    raw: 'if (a) {\n    if (b) {\n      go();\n    }\n  }\n}',
+    shown: 'if (a) {\n    if (b) {\n      go();\n    }\n  }',
+  },
+  {
     name: 'at most maxLines lines',
     doc: 'nums = [\n    █\n',
     raw: Array.from({ length: 20 }, (_, i) => `${i},`).join('\n    '),

@@ -3,6 +3,8 @@
  * - with text after the cursor on its line, the suggestion stays on that line;
  * - a multi-line suggestion ends where its block ends: a line indented less than where it started,
  *   a bracket that closes one opened before the cursor, or a blank-line gap;
+ * - it stops before a statement line that repeats the line above it: small models fall into loops
+ *   (`x = f(y)` over and over), and a loop is never what the user meant;
  * - it never repeats the text after the cursor (the suffix): overlap at its end is cut, and it stops
  *   before a line that already follows the cursor.
  */
@@ -59,6 +61,7 @@ function cutAtBlockEnd(text: string, ctx: TrimContext): string {
       continue;
     }
     blank = 0;
+    if (repeatsPrevious(line, kept)) break;
     const indent = indentOf(line);
     const next = depth + bracketDepth(line);
     if (indent > startIndent) {
@@ -75,6 +78,14 @@ function cutAtBlockEnd(text: string, ctx: TrimContext): string {
     kept.push(line);
   }
   return kept.join('\n');
+}
+
+/** A statement (not a lone closer like `});`) equal to the last non-blank line kept. */
+function repeatsPrevious(line: string, kept: readonly string[]): boolean {
+  const statement = line.trim();
+  if (statement.length < 4 || !/\w/.test(statement)) return false;
+  const previous = [...kept].reverse().find((l) => l.trim() !== '');
+  return previous !== undefined && previous.trim() === statement;
 }
 
 function bracketDepth(line: string): number {
