@@ -2,13 +2,16 @@
  * Engine benchmark (prints JSON): what the extension feels.
  * - engine start: fork to `initialize` answered (model loaded), over several starts;
  * - inline-style FIM requests of ~1k prompt tokens: first-token latency cold (a fresh file) and warm
- *   (the same file after a keystroke: the prompt-prefix cache), and request latency p50/p95 for a
- *   typing sequence through the real client;
+ *   (the same file after a keystroke: the prompt-prefix cache), and the inline latency p50/p95 for a
+ *   typing sequence through the real client, stopping each request once its suggestion is settled,
+ *   as the extension's provider does;
  * - tokens/s through the protocol vs the same generation in-process, to show the protocol's overhead.
  * Run: npm run bench:engine -- [--model DIR] [--starts N]
  */
 import { join } from 'node:path';
 import { DecodingSession } from '../src/core/decoder';
+import { completionContext } from '../src/core/inline/context';
+import { collectSuggestion } from '../src/core/inline/trim';
 import { loadModel } from '../src/core/model';
 import { TemplateRegistry } from '../src/core/templates';
 import { EngineClient } from '../src/engine/client';
@@ -87,14 +90,19 @@ async function main(): Promise<void> {
   const at = text.lastIndexOf('def helper');
   const typed = 'def helper_99_extra(values, limit=3):\n    """Return the sum of the values."""\n    total = 0\n';
   const latencies: number[] = [];
-  const inline: { generated: number; steps: number; accepted: number } = { generated: 0, steps: 0, accepted: 0 };
+  let settledEarly = 0;
   for (let i = 1; i <= 50; i++) {
+    // What the inline provider does after its debounce: stream, and stop once trimming has decided.
+    // The user writes a new function above an existing one: the cursor's line has nothing after it.
+    const doc = text.slice(0, at) + typed.slice(0, i + 40) + '\n\n' + text.slice(at);
+    const ctx = completionContext(doc, at + i + 40);
     const t0 = performance.now();
-    const res = await complete(text.slice(0, at) + typed.slice(0, i + 40), text.slice(at), 48);
+    const settled = new AbortController();
+    const stream = c.complete({ prefix: ctx.prefix, suffix: ctx.suffix, languageId: 'python', filePath: 'bench.py', maxTokens: 64, mode: 'chimera' }, settled.signal);
+    stream.result.catch(() => undefined);
+    await collectSuggestion(stream, ctx.trim, () => settled.abort());
     latencies.push(performance.now() - t0);
-    inline.generated += res.stats.generatedTokens;
-    inline.steps += res.stats.steps;
-    inline.accepted += res.stats.accepted;
+    if (settled.signal.aborted) settledEarly++;
   }
 
   // Protocol overhead: one long generation through the engine and the same in-process.
@@ -125,8 +133,8 @@ async function main(): Promise<void> {
     fim1k: { promptTokens, coldFirstTokenMs: cold.map(r), warmFirstTokenMs: warm.map(r), coldMedianMs: r(percentile(cold, 50)), warmMedianMs: r(percentile(warm, 50)), warmReusedTokens: reused },
     inlineTyping50: {
       requestMs: { p50: r(percentile(latencies, 50)), p95: r(percentile(latencies, 95)), max: r(Math.max(...latencies)) },
-      meanAcceptedLength: r((inline.accepted + inline.steps) / Math.max(1, inline.steps)),
-      generatedTokens: inline.generated,
+      maxTokens: 64,
+      stoppedOnceSettled: settledEarly,
     },
     protocolOverhead: {
       tokens: viaProtocol.stats.generatedTokens,

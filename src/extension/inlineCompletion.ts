@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { SuggestionCache } from '../core/inline/cache';
 import { completionContext, skipReason } from '../core/inline/context';
 import { AdaptiveDebounce, wait } from '../core/inline/debounce';
-import { trimCompletion } from '../core/inline/trim';
+import { collectSuggestion } from '../core/inline/trim';
 import type { GenerationStats } from '../protocol';
 import type { EngineService } from './engineService';
 import { readSettings } from './settings';
@@ -57,6 +57,9 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     if (!(await wait(delay, signal))) return undefined;
 
     const started = performance.now();
+    // Generation stops as soon as trimming has decided the suggestion (a block ended, a line repeated):
+    // the tokens after that would be cut anyway, and the user is waiting for them.
+    const settled = new AbortController();
     try {
       const client = await this.engine.ready();
       const stream = client.complete(
@@ -69,15 +72,13 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
           temperature: settings.temperature,
           mode: settings.decoding.mode,
         },
-        signal,
+        AbortSignal.any([signal, settled.signal]),
       );
-      const result = await stream.result;
+      stream.result.then((result) => this.recordStats(result.stats), () => undefined);
+      const suggestion = await collectSuggestion(stream, ctx.trim, () => settled.abort());
       const elapsed = performance.now() - started;
       this.debounce.recordLatency(elapsed);
       this.stats.latenciesMs.push(elapsed);
-      this.stats.last = result.stats;
-      this.onResult(result.stats);
-      const suggestion = trimCompletion(result.text, ctx.trim);
       if (suggestion.trim() === '') return undefined;
       this.cache.put(key, { prefix: ctx.prefix, suffix: ctx.suffix, text: suggestion });
       return this.items(suggestion, position);
@@ -87,6 +88,11 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
       if ((err as Error).name !== 'AbortError') this.log.warn(`Inline completion failed: ${(err as Error).message}`);
       return undefined;
     }
+  }
+
+  private recordStats(stats: GenerationStats): void {
+    this.stats.last = stats;
+    this.onResult(stats);
   }
 
   clearCache(): void {

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { SuggestionCache } from '../../src/core/inline/cache';
 import { completionContext, skipReason } from '../../src/core/inline/context';
 import { AdaptiveDebounce, wait } from '../../src/core/inline/debounce';
-import { trimCompletion } from '../../src/core/inline/trim';
+import { collectSuggestion, settledSuggestion, trimCompletion } from '../../src/core/inline/trim';
 
 const CURSOR = '█';
 
@@ -99,6 +99,47 @@ describe('inline completion trimming (golden cursor fixtures)', () => {
       assert.equal(trimCompletion(g.raw, ctx.trim), g.shown);
     });
   }
+});
+
+describe('settled suggestions (stop generating once trimming has decided)', () => {
+  for (const g of GOLDEN) {
+    it(`${g.name}: every early answer equals the answer for the whole text`, () => {
+      const { ctx } = at(g.doc);
+      for (let cut = 0; cut <= g.raw.length; cut++) {
+        const early = settledSuggestion(g.raw.slice(0, cut), ctx.trim);
+        if (early !== null) assert.equal(early, g.shown, `settled wrongly after ${cut} characters`);
+      }
+    });
+  }
+
+  it('settles a block as soon as the dedented line after it is complete', () => {
+    const { ctx } = at('def area(w, h):\n    █\n');
+    const raw = 'result = w * h\n    return result\ndef other():\n';
+    assert.equal(settledSuggestion(raw.slice(0, raw.indexOf('def other')), ctx.trim), null);
+    assert.equal(settledSuggestion(raw, ctx.trim), 'result = w * h\n    return result');
+  });
+
+  it('settles a mid-line completion at its first newline', () => {
+    const { ctx } = at('x = f(█) + g\n');
+    assert.equal(settledSuggestion('a, b', ctx.trim), null);
+    assert.equal(settledSuggestion('a, b) + g\nmore', ctx.trim), 'a, b');
+  });
+
+  it('collectSuggestion stops the stream once settled, and trims a stream that simply ends', async () => {
+    const { ctx } = at('for x in xs:\n    █\n');
+    let pulled = 0;
+    async function* deltas(pieces: string[]) {
+      for (const p of pieces) {
+        pulled++;
+        yield p;
+      }
+    }
+    let stops = 0;
+    const settled = await collectSuggestion(deltas(['y = x', ' + 1\n', 'print(y)\n', 'never read']), ctx.trim, () => stops++);
+    assert.deepEqual({ settled, pulled, stops }, { settled: 'y = x + 1', pulled: 3, stops: 1 });
+    assert.equal(await collectSuggestion(deltas(['y = 1  ']), ctx.trim, () => stops++), 'y = 1');
+    assert.equal(stops, 1);
+  });
 });
 
 describe('inline completion context', () => {

@@ -42,6 +42,39 @@ export function trimCompletion(raw: string, ctx: TrimContext): string {
   return text.replace(/[ \t]+$/gm, '').replace(/\n+$/, '');
 }
 
+/**
+ * The suggestion `raw` will trim to however the model goes on, or null while more text could still
+ * change it. Lines that end in a newline are final; once trimming stops at one of them, every later
+ * token would be cut away, so the caller can stop generating and show the suggestion at once.
+ */
+export function settledSuggestion(raw: string, ctx: TrimContext): string | null {
+  const text = raw.replace(/\r\n/g, '\n');
+  const lastNewline = text.lastIndexOf('\n');
+  if (lastNewline < 0) return null;
+  if (!isClosingOnly(ctx.lineSuffix)) return trimCompletion(text, ctx); // single-line: its line is done
+  const complete = text.slice(0, lastNewline);
+  const lines = complete.split('\n').length;
+  if (cutAtBlockEnd(complete, ctx).split('\n').length >= lines) return null;
+  return trimCompletion(complete, ctx);
+}
+
+/**
+ * Reads a streamed completion until its suggestion is settled (then calls `stop`, so the engine
+ * spends no time on text that would be cut) or the stream ends, and returns the suggestion.
+ */
+export async function collectSuggestion(stream: AsyncIterable<string>, ctx: TrimContext, stop: () => void): Promise<string> {
+  let raw = '';
+  for await (const delta of stream) {
+    raw += delta;
+    const settled = settledSuggestion(raw, ctx);
+    if (settled !== null) {
+      stop();
+      return settled;
+    }
+  }
+  return trimCompletion(raw, ctx);
+}
+
 function cutAtBlockEnd(text: string, ctx: TrimContext): string {
   const lines = text.split('\n');
   const startIndent = indentOf(ctx.linePrefix);
