@@ -34,12 +34,14 @@ function isClosingOnly(text: string): boolean {
 }
 
 export function trimCompletion(raw: string, ctx: TrimContext): string {
-  let text = raw.replace(/\r\n/g, '\n');
+  const text = raw.replace(/\r\n/g, '\n');
   const singleLine = !isClosingOnly(ctx.lineSuffix);
-  if (singleLine) text = text.split('\n')[0]!;
-  else text = cutAtBlockEnd(text, ctx);
-  text = cutSuffixOverlap(text, ctx);
-  return text.replace(/[ \t]+$/gm, '').replace(/\n+$/, '');
+  return finish(singleLine ? text.split('\n')[0]! : cutAtBlockEnd(text, ctx), ctx);
+}
+
+/** The last touches on text already cut to its line or block: suffix overlap, trailing space. */
+function finish(cut: string, ctx: TrimContext): string {
+  return cutSuffixOverlap(cut, ctx).replace(/[ \t]+$/gm, '').replace(/\n+$/, '');
 }
 
 /**
@@ -53,9 +55,8 @@ export function settledSuggestion(raw: string, ctx: TrimContext): string | null 
   if (lastNewline < 0) return null;
   if (!isClosingOnly(ctx.lineSuffix)) return trimCompletion(text, ctx); // single-line: its line is done
   const complete = text.slice(0, lastNewline);
-  const lines = complete.split('\n').length;
-  if (cutAtBlockEnd(complete, ctx).split('\n').length >= lines) return null;
-  return trimCompletion(complete, ctx);
+  const cut = cutAtBlockEnd(complete, ctx);
+  return cut.split('\n').length < complete.split('\n').length ? finish(cut, ctx) : null;
 }
 
 /**
