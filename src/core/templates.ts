@@ -5,6 +5,7 @@
  * Templates are split on special-token texts *before* user text is substituted, and user text is
  * encoded literally, so code that happens to contain `<|endoftext|>` can never inject a control token.
  */
+import { concatTokens, fitText, fitTurns, keepHead, keepTail, type InputTrim, type TurnSource } from './bounds';
 import { CapabilityError } from './errors';
 import type { Manifest } from './manifest';
 import type { TextTokenizer } from './tokenizer';
@@ -13,6 +14,14 @@ export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
 }
+
+/** A request to explain code, rendered with the model's Explain prompt (its code is what may be cut). */
+export interface ExplainMessage {
+  role: 'user';
+  explain: { code: string; languageId: string };
+}
+
+export type ConversationMessage = ChatMessage | ExplainMessage;
 
 export interface FimRequest {
   prefix: string;
@@ -26,11 +35,13 @@ export interface Prompt {
   stopStrings: string[];
   /** Text the answer is known to start with (already part of the prompt), e.g. a code fence. */
   replyPrefix: string;
+  /** What was left out to fit the budget; absent when everything fit. */
+  trim?: InputTrim;
 }
 
 type Piece = { special: number } | { text: string };
 
-/** Characters per token, on the low side for code, to size text cuts before encoding. */
+/** Characters per token, on the low side for code, to size FIM cuts before encoding. */
 const CHARS_PER_TOKEN = 3;
 /** Lines are dropped in blocks so that a cut stays put while someone types (prefix-cache friendly). */
 const LINE_BLOCK = 32;
@@ -58,12 +69,12 @@ export class TemplateRegistry {
 
   /** Splits a template into special tokens and text with {placeholders} filled afterwards. */
   render(template: string, values: Record<string, string>): number[] {
-    const ids: number[] = [];
+    const parts: number[][] = [];
     for (const piece of this.split(template)) {
-      if ('special' in piece) ids.push(piece.special);
-      else ids.push(...this.tokenizer.encode(piece.text.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? '')));
+      if ('special' in piece) parts.push([piece.special]);
+      else parts.push(this.tokenizer.encode(piece.text.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? '')));
     }
-    return ids;
+    return concatTokens(parts);
   }
 
   private split(template: string): Piece[] {
@@ -101,36 +112,53 @@ export class TemplateRegistry {
     const suffixChars = Math.floor((budget / 4) * CHARS_PER_TOKEN);
     const prefixChars = budget * CHARS_PER_TOKEN - Math.min(req.suffix.length, suffixChars);
     const values = { path: req.path ?? '', prefix: keepLastLines(req.prefix, prefixChars), suffix: keepFirstLines(req.suffix, suffixChars) };
-    let tokens = [...this.bos, ...this.render(layout, values)];
+    let tokens = concatTokens([this.bos, this.render(layout, values)]);
     while (tokens.length > budget && values.prefix.length > 0) {
       values.prefix = keepLastLines(values.prefix, Math.floor(values.prefix.length * 0.75));
-      tokens = [...this.bos, ...this.render(layout, values)];
+      tokens = concatTokens([this.bos, this.render(layout, values)]);
     }
-    return { tokens, stopStrings: [], replyPrefix: '' };
+    const dropped = req.prefix.length - values.prefix.length + req.suffix.length - values.suffix.length;
+    return { tokens, stopStrings: [], replyPrefix: '', trim: dropped > 0 ? { droppedTurns: 0, droppedChars: dropped } : undefined };
   }
 
   /** Plain text to continue (no template), keeping its end within `budget`; BOS first when the model wants one. */
   plain(text: string, budget: number): Prompt {
-    const tokens = this.tokenizer.encode(text);
     const room = Math.max(1, budget - this.bos.length);
-    return { tokens: [...this.bos, ...tokens.slice(Math.max(0, tokens.length - room))], stopStrings: [], replyPrefix: '' };
+    const cut = keepTail(text, room * this.tokenizer.maxTokenChars);
+    let tokens = this.tokenizer.encode(cut);
+    let kept = cut.length;
+    if (tokens.length > room) {
+      tokens = tokens.slice(tokens.length - room);
+      kept = this.tokenizer.decode(tokens).length;
+    }
+    const dropped = Math.max(0, text.length - kept);
+    return { tokens: concatTokens([this.bos, tokens]), stopStrings: [], replyPrefix: '', trim: dropped > 0 ? { droppedTurns: 0, droppedChars: dropped } : undefined };
   }
 
-  /** A chat prompt ending with the assistant's turn, dropping the oldest turns to fit `budget`. */
-  chat(messages: readonly ChatMessage[], budget: number, replyPrefix = ''): Prompt {
+  /**
+   * A chat prompt ending with the assistant's turn, within `budget`: the system prompt and the newest
+   * turn are kept (cut if they must be), older turns are dropped oldest first (see bounds.fitTurns).
+   */
+  chat(messages: readonly ConversationMessage[], budget: number, replyPrefix = ''): Prompt {
+    const tail = concatTokens([this.render(this.manifest.templates.chat.generation_prompt, {}), this.tokenizer.encode(replyPrefix)]);
+    const room = budget - this.bos.length - tail.length;
+    const fitted = fitTurns(messages.map((m) => this.turnSource(m)), room, this.tokenizer.maxTokenChars);
+    return { tokens: concatTokens([this.bos, ...fitted.turns, tail]), stopStrings: [], replyPrefix, trim: fitted.trim };
+  }
+
+  private turnTemplate(role: string): string {
     const c = this.manifest.templates.chat;
-    const turns = messages.map((m) => this.render((c.turns?.[m.role] ?? c.turn).replace('{role}', m.role), { content: m.content }));
-    const tail = this.render(c.generation_prompt, {}).concat(this.tokenizer.encode(replyPrefix));
-    const keep: number[][] = [];
-    let used = this.bos.length + tail.length;
-    const system = messages[0]?.role === 'system' ? turns[0]! : null;
-    if (system) used += system.length;
-    for (let i = turns.length - 1; i >= (system ? 1 : 0); i--) {
-      if (used + turns[i]!.length > budget && keep.length > 0) break;
-      keep.unshift(turns[i]!);
-      used += turns[i]!.length;
+    return (c.turns?.[role] ?? c.turn).replace('{role}', role);
+  }
+
+  /** A turn to fit: for an Explain request the code is what may be cut, never the prompt around it. */
+  private turnSource(m: ConversationMessage): TurnSource {
+    const template = this.turnTemplate(m.role);
+    if ('explain' in m) {
+      const { code, languageId } = m.explain;
+      return { role: 'user', text: code, render: (kept) => this.render(template, { content: this.explainText(kept, languageId) }) };
     }
-    return { tokens: [...this.bos, ...(system ?? []), ...keep.flat(), ...tail], stopStrings: [], replyPrefix };
+    return { role: m.role, text: m.content, render: (kept) => this.render(template, { content: kept }) };
   }
 
   /** The user message asking to explain `code` (substituted literally: `$&` in code stays as it is). */
@@ -139,15 +167,26 @@ export class TemplateRegistry {
   }
 
   explain(code: string, lang: string, budget: number): Prompt {
-    return this.chat([{ role: 'user', content: this.explainText(code, lang) }], budget);
+    return this.chat([{ role: 'user', explain: { code, languageId: lang } }], budget);
   }
 
-  /** A rewrite of `code` by `instruction`; the answer opens a code fence and stops at its close. */
+  /**
+   * A rewrite of `code` by `instruction`; the answer opens a code fence and stops at its close. The
+   * instruction is kept (up to a quarter of the budget); code that does not fit is cut at a line end,
+   * and `trim.codeCharsRead` says how much of it the model read.
+   */
   edit(code: string, lang: string, instruction: string, budget: number): Prompt {
     const p = this.manifest.templates.prompts;
-    const content = fill(p.edit, { instruction, lang, code });
-    const prompt = this.chat([{ role: 'user', content }], budget, fill(p.edit_reply_prefix, { lang }));
-    return { ...prompt, stopStrings: [p.edit_reply_stop] };
+    const replyPrefix = fill(p.edit_reply_prefix, { lang });
+    const tail = concatTokens([this.render(this.manifest.templates.chat.generation_prompt, {}), this.tokenizer.encode(replyPrefix)]);
+    const room = budget - this.bos.length - tail.length;
+    const maxChars = this.tokenizer.maxTokenChars;
+    const wanted = fitText(instruction, Math.floor(room / 4), maxChars, (t) => this.tokenizer.encode(t)).text;
+    const template = this.turnTemplate('user');
+    const fitted = fitText(code, room, maxChars, (kept) => this.render(template, { content: fill(p.edit, { instruction: wanted, lang, code: kept }) }));
+    const dropped = instruction.length - wanted.length + code.length - fitted.text.length;
+    const trim = dropped > 0 ? { droppedTurns: 0, droppedChars: dropped, ...(fitted.text.length < code.length ? { codeCharsRead: fitted.text.length } : {}) } : undefined;
+    return { tokens: concatTokens([this.bos, fitted.value, tail]), stopStrings: [p.edit_reply_stop], replyPrefix, trim };
   }
 
   /** Token ids that end a chat reply or an inline completion. */
@@ -164,32 +203,39 @@ function fill(template: string, values: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
 }
 
-/** The end of `text` within `maxChars`, cut at a line start in blocks of lines so the cut is stable. */
+/**
+ * The end of `text` within `maxChars`, cut at a line start in blocks of lines counted from the top, so
+ * the cut stays put while someone types at the end. Scans with indexOf: no copy of a long text's lines.
+ */
 export function keepLastLines(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
-  const lines = text.split('\n');
-  let drop = 0;
-  let length = text.length;
-  while (length > maxChars && drop < lines.length - 1) {
-    const next = Math.min(lines.length - 1, drop + LINE_BLOCK);
-    for (let i = drop; i < next; i++) length -= lines[i]!.length + 1;
-    drop = next;
+  let start = 0;
+  while (text.length - start > maxChars) {
+    let next = start;
+    let lines = 0;
+    for (; lines < LINE_BLOCK; lines++) {
+      const newline = text.indexOf('\n', next);
+      if (newline === -1) break;
+      next = newline + 1;
+    }
+    if (lines === 0) break; // the last line is never dropped whole
+    start = next;
   }
-  const kept = lines.slice(drop).join('\n');
-  return kept.length <= maxChars ? kept : kept.slice(kept.length - maxChars);
+  return keepTail(text.slice(start), maxChars);
 }
 
-/** The start of `text` within `maxChars`, cut at a line end in blocks of lines. */
+/** The start of `text` within `maxChars`, cut at a line end in blocks of lines counted from the bottom. */
 export function keepFirstLines(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
-  const lines = text.split('\n');
-  let keep = lines.length;
-  let length = text.length;
-  while (length > maxChars && keep > 1) {
-    const next = Math.max(1, keep - LINE_BLOCK);
-    for (let i = next; i < keep; i++) length -= lines[i]!.length + 1;
-    keep = next;
+  let end = text.length;
+  while (end > maxChars) {
+    let lines = 0;
+    for (; lines < LINE_BLOCK && end > 0; lines++) {
+      const newline = text.lastIndexOf('\n', end - 1);
+      if (newline === -1) break;
+      end = newline;
+    }
+    if (lines === 0) break; // the first line is never dropped whole
   }
-  const kept = lines.slice(0, keep).join('\n');
-  return kept.length <= maxChars ? kept : kept.slice(0, maxChars);
+  return keepHead(text.slice(0, end), maxChars, false);
 }

@@ -11,6 +11,21 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { PackageError } from './errors';
 import type { Manifest } from './manifest';
 
+/** Used when a tokenizer's vocabulary cannot be read: generous enough for any code tokenizer seen. */
+const FALLBACK_MAX_TOKEN_CHARS = 128;
+
+/**
+ * The most characters one token can stand for: the longest vocabulary entry. Byte-level entries spell
+ * one character per byte, so their length bounds the text's length in UTF-16 units from above.
+ */
+export function longestEntry(json: Record<string, unknown>): number {
+  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
+  const entries = Array.isArray(vocab) ? vocab.map((e) => (Array.isArray(e) ? e[0] : e)) : vocab && typeof vocab === 'object' ? Object.keys(vocab) : [];
+  let longest = 0;
+  for (const e of entries) if (typeof e === 'string' && e.length > longest) longest = e.length;
+  return longest > 0 ? longest : FALLBACK_MAX_TOKEN_CHARS;
+}
+
 export class TextTokenizer {
   private readonly specialIds: Set<number>;
 
@@ -18,6 +33,8 @@ export class TextTokenizer {
     private readonly literal: Tokenizer,
     private readonly full: Tokenizer,
     private readonly manifest: Manifest,
+    /** Upper bound on the characters of text one token covers; input is cut by it before encoding. */
+    readonly maxTokenChars: number,
   ) {
     this.specialIds = new Set(Object.values(manifest.special_tokens).map((t) => t.id));
   }
@@ -41,7 +58,7 @@ export class TextTokenizer {
       const id = full.token_to_id(token.text);
       if (id !== token.id) throw new PackageError(path, `special token ${name} ${JSON.stringify(token.text)} has id ${id}, the manifest says ${token.id}`);
     }
-    return new TextTokenizer(literal, full, manifest);
+    return new TextTokenizer(literal, full, manifest, longestEntry(json));
   }
 
   encode(text: string): number[] {

@@ -5,15 +5,13 @@
  */
 import { join } from 'node:path';
 import { DecodingSession, type GenerateRequest, type GenerationResult as CoreResult } from '../core/decoder';
+import { answerRoom, splitContext } from '../core/bounds';
 import { DeviceError, PackageError } from '../core/errors';
 import { loadModel, type LoadedModel } from '../core/model';
 import type { Logger } from '../core/session';
-import { TemplateRegistry, type ChatMessage as TemplateMessage, type Prompt } from '../core/templates';
-import type * as P from '../protocol';
+import { TemplateRegistry, type Prompt } from '../core/templates';
+import * as P from '../protocol';
 import { Scheduler } from './scheduler';
-
-/** Tree nodes reserved after the prompt and answer; matches the decoding session's default budget. */
-const TREE_RESERVE = 24;
 
 export function bundledModelDir(): string {
   return join(__dirname, '..', 'models', 'default');
@@ -47,6 +45,8 @@ export class Engine {
   private loaded: Loaded | null = null;
   private readonly scheduler = new Scheduler();
   private last: P.GenerationStats | null = null;
+  private loadTicket = 0;
+  private loadChain: Promise<unknown> = Promise.resolve();
   private readonly totals = { requests: 0, cancelled: 0, generatedTokens: 0 };
   private readonly startedAt = Date.now();
 
@@ -61,7 +61,21 @@ export class Engine {
     return this.loaded?.info ?? null;
   }
 
-  async load(modelPath: string, device: P.DeviceSetting): Promise<Loaded['info']> {
+  /**
+   * Loads a model, replacing the current one. Loads run one at a time, and the newest request wins: a
+   * load that a newer one overtook (while it waited or while it loaded) is undone and answers
+   * RequestCancelled, so no caller is told "loaded" about a model that is not the one in use.
+   */
+  load(modelPath: string, device: P.DeviceSetting): Promise<Loaded['info']> {
+    const ticket = ++this.loadTicket;
+    const run = this.loadChain.then(() => this.loadNow(ticket, modelPath, device));
+    this.loadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async loadNow(ticket: number, modelPath: string, device: P.DeviceSetting): Promise<Loaded['info']> {
+    const superseded = () => new EngineLoadError(P.ErrorCodes.RequestCancelled, `loading ${modelPath || 'the default model'} was superseded by a newer loadModel request`, {});
+    if (ticket !== this.loadTicket) throw superseded();
     this.scheduler.cancelAll('the model is being replaced');
     await this.unload();
     const dir = modelPath.trim() === '' ? bundledModelDir() : modelPath;
@@ -69,19 +83,23 @@ export class Engine {
     try {
       model = await loadModel(dir, { device, log: this.log });
     } catch (err) {
-      if (err instanceof PackageError) throw new EngineLoadError(-32001, err.message, { file: err.file });
-      if (err instanceof DeviceError) throw new EngineLoadError(-32002, err.message, { device });
+      if (err instanceof PackageError) throw new EngineLoadError(P.ErrorCodes.ModelLoadFailed, err.message, { file: err.file });
+      if (err instanceof DeviceError) throw new EngineLoadError(P.ErrorCodes.DeviceUnavailable, err.message, { device });
       throw err;
     }
     const sessions = new Map<Lane, DecodingSession>();
     for (const lane of ['complete', 'chat', 'api'] as const) sessions.set(lane, await DecodingSession.create(model));
+    if (ticket !== this.loadTicket) {
+      for (const session of sessions.values()) session.dispose();
+      await model.dispose();
+      throw superseded();
+    }
     const m = model.manifest;
+    const templates = new TemplateRegistry(m, model.tokenizer);
     const info = {
       device: { kind: model.device.kind, requested: device, reason: model.device.reason },
-      model: { name: m.name, family: m.family, path: model.pkg.dir, maxContext: m.model.max_context, vocabSize: m.model.vocab_size, hasDraft: model.draft !== null, hasFim: false },
+      model: { name: m.name, family: m.family, path: model.pkg.dir, maxContext: m.model.max_context, vocabSize: m.model.vocab_size, hasDraft: model.draft !== null, hasFim: templates.hasFim },
     };
-    const templates = new TemplateRegistry(m, model.tokenizer);
-    info.model.hasFim = templates.hasFim;
     this.loaded = { model, templates, sessions, info };
     return info;
   }
@@ -109,13 +127,7 @@ export class Engine {
   }
 
   chat(params: P.ChatParams, signal: AbortSignal | undefined, onDelta: (text: string) => void, lane: Lane = 'chat'): Promise<P.GenerationResult> {
-    return this.run(lane, params, signal, onDelta, (l, budget) => {
-      const messages: TemplateMessage[] = params.messages.map((msg) => {
-        if ('explain' in msg) return { role: 'user', content: l.templates.explainText(msg.explain.code, msg.explain.languageId) };
-        return { role: msg.role, content: msg.content };
-      });
-      return { prompt: l.templates.chat(messages, budget), stopIds: l.templates.stopTokenIds('chat'), stopStrings: [] };
-    });
+    return this.run(lane, params, signal, onDelta, (l, budget) => ({ prompt: l.templates.chat(params.messages, budget), stopIds: l.templates.stopTokenIds('chat'), stopStrings: params.stop ?? [] }));
   }
 
   edit(params: P.EditParams, signal: AbortSignal | undefined, onDelta: (text: string) => void): Promise<P.GenerationResult> {
@@ -142,30 +154,36 @@ export class Engine {
     this.scheduler.cancelAll(reason);
   }
 
-  private run(
-    lane: Lane,
-    options: P.DecodingOptions,
-    signal: AbortSignal | undefined,
-    onDelta: (text: string) => void,
-    build: (l: Loaded, budget: number) => { prompt: Prompt; stopIds: number[]; stopStrings: string[] },
-  ): Promise<P.GenerationResult> {
+  /**
+   * Builds the prompt at once (bounded by the context: see core/bounds.ts), so a queued job holds token
+   * ids rather than the request's text, then queues the generation on `lane`.
+   */
+  private run(lane: Lane, options: P.DecodingOptions, signal: AbortSignal | undefined, onDelta: (text: string) => void, build: (l: Loaded, budget: number) => Built): Promise<P.GenerationResult> {
     const loaded = this.loaded;
-    if (!loaded) return Promise.reject(new EngineLoadError(-32003, 'the engine has no model loaded; send initialize first', {}));
+    if (!loaded) return Promise.reject(new EngineLoadError(P.ErrorCodes.NotInitialized, 'the engine has no model loaded; send initialize first', {}));
     this.totals.requests++;
+    const context = loaded.info.model.maxContext;
+    let built: Built;
+    try {
+      built = build(loaded, splitContext(context, options.maxTokens).prompt);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { prompt, stopIds, stopStrings } = built;
+    const maxTokens = answerRoom(context, prompt.tokens.length, options.maxTokens);
+    // Only the decoding options go on: the request's text (maybe megabytes) is not kept while it waits.
+    const decoding: P.DecodingOptions = { maxTokens, temperature: options.temperature, topP: options.topP, mode: options.mode, seed: options.seed };
+    if (prompt.trim) this.log('debug', `${lane}: left out ${prompt.trim.droppedTurns} turn(s), ${prompt.trim.droppedChars} character(s) to fit the context`);
     return new Promise<P.GenerationResult>((resolve, reject) => {
       this.scheduler.submit<CoreResult>(lane, {
         signal,
         onDelta,
-        start: (abort) => {
-          const maxTokens = Math.max(1, Math.min(options.maxTokens, loaded.info.model.maxContext / 2));
-          const { prompt, stopIds, stopStrings } = build(loaded, loaded.info.model.maxContext - maxTokens - TREE_RESERVE);
-          return loaded.sessions.get(lane)!.generate(this.request(loaded, options, prompt.tokens, maxTokens, stopIds, stopStrings, abort));
-        },
+        start: (abort) => loaded.sessions.get(lane)!.generate(this.request(loaded, decoding, prompt.tokens, stopIds, stopStrings, abort)),
         resolve: (result) => {
           this.totals.generatedTokens += result.tokens.length;
           this.last = publicStats(result.stats);
           this.log('debug', `${lane}: ${result.tokens.length} tokens, ${result.stats.meanAcceptedLength.toFixed(2)} per step, ${result.stats.decodeTokensPerSecond.toFixed(1)} tok/s`);
-          resolve({ text: result.text, finishReason: result.finishReason, stats: this.last });
+          resolve({ text: result.text, finishReason: result.finishReason, stats: this.last, ...(prompt.trim ? { trimmed: prompt.trim } : {}) });
         },
         reject: (err) => {
           if (err instanceof Error && err.name === 'AbortError') this.totals.cancelled++;
@@ -175,15 +193,21 @@ export class Engine {
     });
   }
 
-  private request(l: Loaded, o: P.DecodingOptions, prompt: number[], maxTokens: number, stopTokenIds: number[], stopStrings: string[], signal: AbortSignal): GenerateRequest {
+  private request(l: Loaded, o: P.DecodingOptions, prompt: number[], stopTokenIds: number[], stopStrings: string[], signal: AbortSignal): GenerateRequest {
     const wanted = o.mode ?? 'chimera';
     const mode = wanted === 'chimera' && !l.info.model.hasDraft ? 'ngram' : wanted;
     const temperature = o.temperature ?? 0;
     return {
-      prompt, maxTokens, mode, stopTokenIds, stopStrings, signal, seed: o.seed,
-      sampling: { temperature, topK: 0, topP: temperature > 0 ? 0.95 : 1 },
+      prompt, maxTokens: o.maxTokens, mode, stopTokenIds, stopStrings, signal, seed: o.seed,
+      sampling: { temperature, topK: 0, topP: o.topP ?? (temperature > 0 ? 0.95 : 1) },
     };
   }
+}
+
+interface Built {
+  prompt: Prompt;
+  stopIds: number[];
+  stopStrings: string[];
 }
 
 function publicStats(s: CoreResult['stats']): P.GenerationStats {

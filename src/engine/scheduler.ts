@@ -63,7 +63,7 @@ export class Scheduler {
     if (!lane) throw new Error(`no scheduler lane ${laneName}`);
     if (lane.policy === 'latest-wins') {
       for (const old of lane.waiting.splice(0)) old.reject(new AbortError('superseded by a newer request'));
-      lane.running?.controller.abort();
+      lane.running?.controller.abort(new AbortError('superseded by a newer request'));
     }
     lane.waiting.push(job as Job<unknown>);
     job.signal?.addEventListener('abort', () => this.cancelWaiting(lane, job as Job<unknown>), { once: true });
@@ -74,7 +74,7 @@ export class Scheduler {
   cancelAll(reason: string): void {
     for (const lane of this.lanes.values()) {
       for (const job of lane.waiting.splice(0)) job.reject(new AbortError(reason));
-      lane.running?.controller.abort();
+      lane.running?.controller.abort(new AbortError(reason));
     }
   }
 
@@ -135,7 +135,13 @@ export class Scheduler {
       }
     } catch (err) {
       lane.running = null;
-      running.job.reject(isAbortError(err) ? new AbortError(running.controller.signal.aborted ? 'cancelled' : String(err)) : err);
+      running.job.reject(isAbortError(err) ? new AbortError(running.controller.signal.aborted ? abortReason(running.controller.signal) : String(err)) : err);
     }
   }
+}
+
+/** Why a running job was stopped: the reason given to cancelAll (a reload, a shutdown), else "cancelled". */
+function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof AbortError ? reason.message : 'cancelled';
 }

@@ -54,16 +54,31 @@ export interface GenerationStats {
   tokensPerSecond: number;
 }
 
+/** What the engine left out of a request to fit it into the model's context. */
+export interface InputTrim {
+  /** Whole chat turns left out, oldest first. */
+  droppedTurns: number;
+  /** Characters left out in all: of dropped turns and of text cut short. */
+  droppedChars: number;
+  /** For `edit`: how many leading characters of `code` the model read; the rewrite covers only those. */
+  codeCharsRead?: number;
+}
+
 export interface GenerationResult {
   text: string;
   finishReason: FinishReason;
   stats: GenerationStats;
+  /** Present when the request did not fit the context whole; says what was left out. */
+  trimmed?: InputTrim;
 }
 
 /** Options every generating request accepts. Unset fields use the engine's defaults. */
 export interface DecodingOptions {
   maxTokens: number;
+  /** 0 to 2; 0 (the default) is greedy. */
   temperature?: number;
+  /** Nucleus sampling cut, in (0, 1]; defaults to 0.95 when sampling, 1 when greedy. */
+  topP?: number;
   mode?: DecodingMode;
   seed?: number;
   /** Token for `$/progress` partial results; without one, only the final result is sent. */
@@ -127,6 +142,8 @@ export type ChatMessage =
 
 export interface ChatParams extends DecodingOptions {
   messages: ChatMessage[];
+  /** Strings that end the reply besides the chat template's own stop tokens (not included in it). */
+  stop?: string[];
 }
 /** client → server: the assistant's next reply, streamed. Queued fairly with `edit`. */
 export const chat = new RequestType<ChatParams, GenerationResult, EngineErrorData>('chat');

@@ -88,6 +88,17 @@ describe('chimera generate and bench (real model, real process)', function () {
     }
   });
 
+  it('keeps the prompt when --max-tokens asks for more than the context holds, and says how many it generates', async () => {
+    const prompt = Array.from({ length: 40 }, (_, i) => `value_${i} = compute(${i})`).join('\n');
+    const result = await run(process.execPath, [cli, 'generate', '--model', fixtureDir, '--prompt', prompt, '--max-tokens', '1000', '--device', 'cpu', '--json']);
+    assert.equal(result.code, 0, describeResult(result));
+    const out = JSON.parse(result.stdout) as { stats: { promptTokens: number; generatedTokens: number }; limits: { maxTokens: number; promptTokens: number } };
+    assert.ok(out.stats.promptTokens > 300, `the whole prompt is read (${out.stats.promptTokens} tokens; it used to be cut to 1)`);
+    assert.equal(out.limits.maxTokens, 1024 - 24 - out.stats.promptTokens, 'the answer gets what the prompt leaves');
+    assert.ok(out.stats.generatedTokens <= out.limits.maxTokens);
+    assert.match(result.stderr, /--max-tokens 1000 does not fit the context of 1024 tokens with this prompt \(\d+ tokens\); generating at most \d+/);
+  });
+
   it('names the file when the model package is broken', async () => {
     const result = await run(process.execPath, [cli, 'generate', '--model', join(tmpdir(), 'no-such-model'), '--prompt', 'x']);
     assert.equal(result.code, 1, describeResult(result));
