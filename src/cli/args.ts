@@ -36,6 +36,10 @@ export interface ServeArgs {
   model?: string;
   port: number;
   device: DeviceRequest;
+  /** Bearer token clients must send; also read from CHIMERA_API_TOKEN. */
+  token?: string;
+  /** Generations admitted at once; more get 503. */
+  maxQueue: number;
 }
 
 export interface VerifyArgs {
@@ -75,8 +79,11 @@ Commands:
                             (a suffix makes it fill-in-the-middle), or {"task": "edit", "code", "instruction", "language"}
                --modes autoregressive,chimera,ngram  --max-tokens N (default 128)
                --device auto|gpu|cpu  --repeat N (runs per prompt, default 1)  --json
-  serve      OpenAI-compatible HTTP API on 127.0.0.1.
+  serve      OpenAI-compatible HTTP API on 127.0.0.1. It answers only to loopback host names and refuses
+             requests from web pages (Origin), and POST bodies must be application/json.
                --port P (default 8012)  --model DIR  --device auto|gpu|cpu
+               --token T            require "Authorization: Bearer T" (default: $CHIMERA_API_TOKEN, if set)
+               --max-queue N        generations admitted at once; more are answered 503 (default 8)
   verify     Check a model package's logits and hidden states against reference cases
              (a prefill, a decode step on the KV cache, a tree-masked block); exit code 1 on a mismatch.
                --model DIR  --cases FILE.json (default: the package's verify.json, written by the converter)
@@ -188,8 +195,11 @@ function parseServe(flags: Flags): ServeArgs {
     model: take(flags, 'model'),
     port: number(flags, 'port', 8012, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number'),
     device: oneOf(flags, 'device', DEVICES, 'auto'),
+    token: take(flags, 'token'),
+    maxQueue: number(flags, 'max-queue', 8, isPositiveInt, 'a positive integer'),
   };
   rejectLeftovers(flags, 'serve');
+  if (args.token !== undefined && args.token.trim() === '') throw new UsageError('--token must not be empty');
   return args;
 }
 
