@@ -38,12 +38,22 @@ function checkDim(file: string, what: string, actual: number | string | undefine
   if (typeof actual === 'number' && actual !== expected) throw new PackageError(file, `${what} is ${actual} in the graph but ${expected} in chimera.json`);
 }
 
+/** A cache tensor is [1, positions, heads, head size]; every layer's, in and out, must match the manifest. */
+function checkCacheDims(file: string, session: Session, names: readonly string[], kind: 'input' | 'output', heads: [string, number], size: [string, number]): void {
+  for (const name of names) {
+    const shape = shapeOf(session, name, kind);
+    checkDim(file, `${name} heads (${heads[0]})`, shape[2], heads[1]);
+    checkDim(file, `${name} head size (${size[0]})`, shape[3], size[1]);
+  }
+}
+
 function checkTargetDims(file: string, m: Manifest, target: Session): void {
   checkDim(file, 'logits vocabulary dimension', shapeOf(target, 'logits', 'output')[2], m.model.vocab_size);
   checkDim(file, 'last_hidden_state width', shapeOf(target, 'last_hidden_state', 'output')[2], m.model.d_model);
-  const past = shapeOf(target, 'past_key_values.0.key', 'input');
-  checkDim(file, 'past key heads', past[2], m.model.n_kv_heads);
-  checkDim(file, 'past key head size', past[3], m.model.head_dim);
+  const heads: [string, number] = ['model.n_kv_heads', m.model.n_kv_heads];
+  const size: [string, number] = ['model.head_dim', m.model.head_dim];
+  checkCacheDims(file, target, m.io.target.inputs.filter((n) => n.startsWith('past_key_values.')), 'input', heads, size);
+  checkCacheDims(file, target, m.io.target.outputs.filter((n) => n.startsWith('present.')), 'output', heads, size);
 }
 
 function checkDraftDims(file: string, m: Manifest, draft: Session): void {
@@ -51,6 +61,10 @@ function checkDraftDims(file: string, m: Manifest, draft: Session): void {
   const tokens = shapeOf(draft, 'draft_tokens', 'output');
   checkDim(file, 'draft steps', tokens[1], m.draft!.n_steps);
   checkDim(file, 'draft candidates per step', tokens[2], m.draft!.top_k);
+  const heads: [string, number] = ['draft.n_heads', m.draft!.n_heads];
+  const size: [string, number] = ['draft.head_dim', m.draft!.head_dim];
+  checkCacheDims(file, draft, ['past_context.key', 'past_context.value'], 'input', heads, size);
+  checkCacheDims(file, draft, ['present_context.key', 'present_context.value'], 'output', heads, size);
 }
 
 /** The outputs that feed a KV cache; on a GPU they stay on the device. */

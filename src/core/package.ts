@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PackageError } from './errors';
 import { MANIFEST_FILE, parseManifest, type FileEntry, type Manifest } from './manifest';
 
@@ -26,9 +26,12 @@ export async function sha256File(path: string): Promise<string> {
 
 async function checkFile(dir: string, role: string, entry: FileEntry): Promise<string> {
   const path = join(dir, entry.path);
+  // The manifest validator refuses absolute and ".." paths; this holds even if a rule were missed there.
+  if (relative(dir, path).startsWith('..') || isAbsolute(relative(dir, path))) throw new PackageError(join(dir, MANIFEST_FILE), `files.${role}.path leaves the package folder`);
   try {
     const info = await stat(path);
     if (!info.isFile()) throw new PackageError(path, `not a file (${role} file listed in ${MANIFEST_FILE})`);
+    if (entry.bytes !== undefined && info.size !== entry.bytes) throw new PackageError(path, `is ${info.size} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
   } catch (err) {
     if (err instanceof PackageError) throw err;
     throw new PackageError(path, `missing (${role} file listed in ${MANIFEST_FILE})`);

@@ -26,6 +26,15 @@ export function longestEntry(json: Record<string, unknown>): number {
   return longest > 0 ? longest : FALLBACK_MAX_TOKEN_CHARS;
 }
 
+/** The highest token id the tokenizer can produce (vocabulary and added tokens). */
+function highestId(json: Record<string, unknown>): number {
+  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
+  let top = Array.isArray(vocab) ? vocab.length - 1 : -1;
+  if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) for (const id of Object.values(vocab)) if (typeof id === 'number' && id > top) top = id;
+  for (const t of (json.added_tokens as { id?: unknown }[] | undefined) ?? []) if (typeof t.id === 'number' && t.id > top) top = t.id;
+  return top;
+}
+
 export class TextTokenizer {
   private readonly specialIds: Set<number>;
 
@@ -54,6 +63,8 @@ export class TextTokenizer {
     } catch (err) {
       throw new PackageError(path, `not a loadable tokenizer (${(err as Error).message})`);
     }
+    const top = highestId(json);
+    if (top >= manifest.model.vocab_size) throw new PackageError(path, `has token id ${top}, but the model's vocabulary (model.vocab_size in chimera.json) has ${manifest.model.vocab_size} entries`);
     for (const [name, token] of Object.entries(manifest.special_tokens)) {
       const id = full.token_to_id(token.text);
       if (id !== token.id) throw new PackageError(path, `special token ${name} ${JSON.stringify(token.text)} has id ${id}, the manifest says ${token.id}`);

@@ -72,8 +72,16 @@ describe('model package loading', function () {
   it('names a truncated graph whose checksum was updated to match', async () => {
     writeFileSync(join(dir, 'target.onnx'), readFileSync(join(dir, 'target.onnx')).subarray(0, 5000));
     const sha = await sha256File(join(dir, 'target.onnx'));
-    editManifest((m) => (m.files.target.sha256 = sha));
+    editManifest((m) => {
+      m.files.target.sha256 = sha;
+      m.files.target.bytes = 5000;
+    });
     await rejectsWith(/onnxruntime cannot load it/, 'target.onnx');
+  });
+
+  it('names a file whose size disagrees with the manifest, before hashing it', async () => {
+    writeFileSync(join(dir, 'target.onnx'), readFileSync(join(dir, 'target.onnx')).subarray(0, 5000));
+    await rejectsWith(/is 5000 bytes, the manifest says \d+ \(truncated or replaced\)/, 'target.onnx');
   });
 
   it('names graph inputs that disagree with the manifest', async () => {
@@ -82,9 +90,57 @@ describe('model package loading', function () {
   });
 
   it('names dimensions that disagree with the manifest', async () => {
-    editManifest((m) => (m.model.vocab_size = 1234));
-    await rejectsWith(/logits vocabulary dimension is 8192 in the graph but 1234/, 'target.onnx');
+    editManifest((m) => (m.model.vocab_size = 9000));
+    await rejectsWith(/logits vocabulary dimension is 8192 in the graph but 9000/, 'target.onnx');
+    editManifest((m) => {
+      m.model.vocab_size = 8192;
+      m.model.head_dim = 4;
+    });
+    await rejectsWith(/past_key_values\.0\.key head size \(model\.head_dim\) is 8 in the graph but 4/, 'target.onnx');
+    editManifest((m) => {
+      m.model.head_dim = 8;
+      m.draft.n_heads = 4;
+    });
+    await rejectsWith(/past_context\.key heads \(draft\.n_heads\) is 2 in the graph but 4/, 'draft.onnx');
   });
+
+  it('names a manifest vocabulary smaller than the tokenizer\'s', async () => {
+    editManifest((m) => {
+      m.model.vocab_size = 1234;
+      m.draft.shortlist_size = 1234;
+    });
+    await rejectsWith(/has token id 8191, but the model's vocabulary \(model\.vocab_size in chimera\.json\) has 1234 entries/, 'tokenizer.json');
+  });
+
+  // Each of these used to be trusted: memory grew without bound, "Invalid typed array length" named no
+  // file, the output was silently empty, or a garbage tree passed. Now each is refused at once, naming the field.
+  const badNumbers: [string, (m: Record<string, any>) => void, RegExp][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['n_layers 1e6', (m) => (m.model.n_layers = 1e6), /"model\.n_layers" must be an integer from 1 to 1024 \(got 1000000\)/],
+    ['n_layers + 1', (m) => (m.model.n_layers = 3), /"model\.n_layers" is 3, but "io\.target" names caches for 2 layers/],
+    ['n_layers - 1', (m) => (m.model.n_layers = 1), /"model\.n_layers" is 1, but "io\.target" names caches for 2 layers/],
+    ['max_context -1', (m) => (m.model.max_context = -1), /"model\.max_context" must be an integer from 64 to 1048576 \(got -1\)/],
+    ['max_context 1e8', (m) => (m.model.max_context = 1e8), /"model\.max_context" must be an integer from 64/],
+    ['max_context 0', (m) => (m.model.max_context = 0), /"model\.max_context" must be an integer from 64/],
+    ['max_context 2', (m) => (m.model.max_context = 2), /"model\.max_context" must be an integer from 64/],
+    ['vocab_size "big"', (m) => (m.model.vocab_size = 'big'), /"model\.vocab_size" must be an integer/],
+    ['n_kv_heads 3', (m) => (m.model.n_kv_heads = 3), /"model\.n_kv_heads" \(3\) must divide "model\.n_heads" \(2\)/],
+    ['tree rank 9', (m) => (m.tree.paths = [[0], [9]]), /"tree\.paths\[1\]" \(\[9\]\) uses rank 9; ranks run from 0 to 3/],
+    ['tree too deep', (m) => (m.tree.paths = [[0], [0, 0], [0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0, 0]]), /"tree\.paths\[4\]" must list 1 to 4 ranks/],
+    ['tree orphan', (m) => (m.tree.paths = [[0], [1, 2]]), /"tree\.paths\[1\]" \(\[1,2\]\) has no parent path \[1\]/],
+    ['tree garbage', (m) => (m.tree.paths = 'garbage'), /"tree\.paths" must be a list/],
+    ['draft top_k 0', (m) => (m.draft.top_k = 0), /"draft\.top_k" must be an integer from 1 to 64/],
+    ['special id out of range', (m) => (m.special_tokens.eot.id = 9000), /"special_tokens\.eot\.id" must be an integer from 0 to 8191/],
+    ['stop id out of range', (m) => (m.stop_token_ids = [0, -1]), /"stop_token_ids\[1\]" must be an integer from 0 to 8191/],
+    ['path escapes', (m) => (m.files.tokenizer.path = '../../../../etc/passwd'), /"files\.tokenizer\.path" \("\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd"\) goes up with "\.\."/],
+    ['absolute path', (m) => (m.files.target.path = '/etc/passwd'), /"files\.target\.path" \("\/etc\/passwd"\) is absolute/],
+    ['bad sha256', (m) => (m.files.target.sha256 = 'abc'), /"files\.target\.sha256" must be 64 hexadecimal digits/],
+  ];
+  for (const [name, change, message] of badNumbers) {
+    it(`refuses a manifest with ${name}, naming chimera.json and the field`, async () => {
+      editManifest(change);
+      await rejectsWith(message, 'chimera.json');
+    });
+  }
 
   it('names special tokens the tokenizer does not have', async () => {
     editManifest((m) => (m.special_tokens.eot.id = 77));

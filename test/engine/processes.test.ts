@@ -1,7 +1,7 @@
 /** The shipped Node bundles, run as real processes the way a user or the extension runs them. */
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fixtureDir } from '../support/models';
 import { readManifest, repoRoot } from '../support/paths';
@@ -97,6 +97,20 @@ describe('chimera generate and bench (real model, real process)', function () {
     assert.equal(out.limits.maxTokens, 1024 - 24 - out.stats.promptTokens, 'the answer gets what the prompt leaves');
     assert.ok(out.stats.generatedTokens <= out.limits.maxTokens);
     assert.match(result.stderr, /--max-tokens 1000 does not fit the context of 1024 tokens with this prompt \(\d+ tokens\); generating at most \d+/);
+  });
+
+  it('chimera verify refuses a package whose tree is garbage (it used to pass it)', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'chimera-verify-')), 'pkg');
+    cpSync(join(repoRoot, 'test/fixtures/converted-qwen2'), dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'chimera.json'), 'utf8')) as { tree: { paths: unknown } };
+    const good = await run(process.execPath, [cli, 'verify', '--model', dir, '--device', 'cpu']);
+    assert.equal(good.code, 0, describeResult(good));
+    manifest.tree.paths = [[0], [7, 7, 7], ['x']];
+    writeFileSync(join(dir, 'chimera.json'), JSON.stringify(manifest));
+    const bad = await run(process.execPath, [cli, 'verify', '--model', dir, '--device', 'cpu']);
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+    assert.equal(bad.code, 1, describeResult(bad));
+    assert.match(bad.stderr, /chimera\.json: field "tree\.paths\[1\]" \(\[7,7,7\]\) uses rank 7; ranks run from 0 to 3/);
   });
 
   it('names the file when the model package is broken', async () => {
