@@ -2,10 +2,16 @@
  * The extension host's side of the engine: spawns `dist/engine.js` with child_process.fork, initialises
  * it, supervises it, and offers typed calls with streaming as async iterators.
  *
- * Supervision: a crash, a protocol violation or a timed-out request kills the process, rejects every
- * request in flight with an error that says what happened, and restarts the engine, at most
- * `restartBudget.max` times within `restartBudget.windowMs`; after that the client stays `failed` and
- * says why. Everything here is vscode-free so it can be tested with real and fake engine processes.
+ * Supervision: a crash, a protocol violation or a hang (silence: see watchdog.ts) kills the process,
+ * rejects every request in flight with an error that says what happened, and restarts the engine, at
+ * most `restartBudget.max` times within `restartBudget.windowMs`, counting every crash, those of the
+ * restarts themselves included; after that the client stays `failed` and says why.
+ *
+ * The lifecycle is a state machine (TRANSITIONS) driven by one serial queue of operations: start, stop,
+ * restart and crash recovery never overlap, so a double-clicked Restart, a crash during a restart or a
+ * timeout during a stop cannot race. Each launched process has an epoch; events from a process that is
+ * no longer the current one (its exit after a restart, say) are ignored.
+ * Everything here is vscode-free so it can be tested with real and fake engine processes.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -15,15 +21,11 @@ import { AbortError } from '../core/errors';
 import type { Logger } from '../core/session';
 import * as P from '../protocol';
 import { parseLogLine } from './log';
+import { EngineRequestError, EngineState, EngineUnavailableError, LaunchFailure, TRANSITIONS } from './lifecycle';
 import { TextStream } from './textStream';
+import { Watchdog } from './watchdog';
 
-export enum EngineState {
-  Starting = 'starting',
-  Ready = 'ready',
-  Restarting = 'restarting',
-  Failed = 'failed',
-  Stopped = 'stopped',
-}
+export { EngineRequestError, EngineState, EngineUnavailableError } from './lifecycle';
 
 export interface EngineClientOptions {
   /** The engine entry (dist/engine.js), or a fake one in tests. */
@@ -32,29 +34,11 @@ export interface EngineClientOptions {
   initParams: () => P.InitializeParams;
   log: Logger;
   restartBudget?: { max: number; windowMs: number };
+  /** Longest start-up (fork, load, initialize); also the silence allowed while a model loads. */
   initializeTimeoutMs?: number;
+  /** Longest silence from the engine while a request waits for its answer before it counts as hung. */
   requestTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
-}
-
-/** The engine went away (crash, kill, protocol violation or timeout) while a request was in flight. */
-export class EngineUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EngineUnavailableError';
-  }
-}
-
-/** The engine answered with an error (bad model, no GPU, bad request). */
-export class EngineRequestError extends Error {
-  constructor(
-    message: string,
-    readonly code: number,
-    readonly data: P.EngineErrorData | undefined,
-  ) {
-    super(message);
-    this.name = 'EngineRequestError';
-  }
 }
 
 interface Pending {
@@ -64,12 +48,21 @@ interface Pending {
 export class EngineClient {
   private child: ChildProcess | null = null;
   private connection: MessageConnection | null = null;
+  /** Which process is current; bumped whenever one is launched or let go. */
+  private epoch = 0;
   private currentState = EngineState.Stopped;
   private readonly listeners = new Set<(state: EngineState) => void>();
   private readonly pending = new Set<Pending>();
   private crashes: number[] = [];
+  /** The serial queue of lifecycle operations, and how many are queued or running. */
+  private ops: Promise<void> = Promise.resolve();
+  private queued = 0;
   private starting: Promise<void> | null = null;
+  /** A restart queued but not begun: a second request (a double click) joins it. */
+  private pendingRestart: Promise<void> | null = null;
+  private stopRequested = false;
   private progressTokens = 0;
+  private readonly watchdog = new Watchdog((ms) => this.fail(this.epoch, `the engine sent nothing for ${Math.round(ms / 1000)} s while a request waited for its answer (hung); restarting it`));
   /** Why the engine is failed or last restarted; shown to the user. */
   lastError: string | null = null;
   info: P.InitializeResult | null = null;
@@ -90,40 +83,44 @@ export class EngineClient {
     return { dispose: () => this.listeners.delete(listener) };
   }
 
-  /** Starts the engine if it is not running; resolves when it is ready. */
+  /** Starts the engine if it is not running; resolves when it is ready (after any restart under way). */
   start(): Promise<void> {
-    if (this.currentState === EngineState.Ready) return Promise.resolve();
-    // A failed engine stays down until someone asks for a restart (new settings, a new model, the user).
-    if (this.currentState === EngineState.Failed && !this.starting) {
-      return Promise.reject(new EngineUnavailableError(`the engine is failed: ${this.lastError ?? 'unknown error'}`));
+    if (this.queued === 0) {
+      if (this.currentState === EngineState.Ready) return Promise.resolve();
+      // A failed engine stays down until someone asks for a restart (new settings, a new model, the user).
+      if (this.currentState === EngineState.Failed) return Promise.reject(new EngineUnavailableError(`the engine is failed: ${this.lastError ?? 'unknown error'}`));
     }
-    this.starting ??= this.launch().finally(() => (this.starting = null));
+    this.starting ??= this.enqueue(() => this.ensureRunning()).finally(() => (this.starting = null));
     return this.starting;
   }
 
-  /** A user-requested restart: clears the crash budget and starts fresh. */
-  async restart(): Promise<void> {
-    this.crashes = [];
-    await this.stop();
-    this.lastError = null;
-    await this.start();
+  /**
+   * A user-requested restart: clears the crash budget and starts a fresh engine that reads the settings
+   * anew. Requests made before this one has begun share it; later ones queue their own.
+   */
+  restart(): Promise<void> {
+    if (this.pendingRestart) return this.pendingRestart;
+    const restart = this.enqueue(async () => {
+      this.pendingRestart = null;
+      this.crashes = [];
+      this.lastError = null;
+      await this.halt('the engine is restarting');
+      await this.launchOrFail(EngineState.Starting);
+    });
+    this.pendingRestart = restart;
+    return restart;
   }
 
-  async stop(): Promise<void> {
-    const child = this.child;
-    const connection = this.connection;
-    this.setState(EngineState.Stopped);
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      // Ask politely (the engine releases the model and exits), then insist.
-      connection?.sendRequest(P.shutdown).catch(() => undefined);
-      await Promise.race([exited, delay(2000)]);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await Promise.race([exited, delay(1000)]);
-      }
-    }
-    this.detach(new EngineUnavailableError('the engine was stopped'));
+  /** Stops the engine; a start under way is cut short. */
+  stop(): Promise<void> {
+    this.stopRequested = true;
+    if (this.currentState === EngineState.Starting || this.currentState === EngineState.Restarting) this.child?.kill('SIGKILL');
+    return this.enqueue(async () => {
+      await this.halt('the engine was stopped');
+      this.info = null;
+      this.setState(EngineState.Stopped);
+      this.stopRequested = false;
+    });
   }
 
   complete(params: Omit<P.CompleteParams, 'partialResultToken'>, signal?: AbortSignal): TextStream {
@@ -140,14 +137,19 @@ export class EngineClient {
 
   async stats(): Promise<P.StatsResult> {
     await this.start();
-    return this.call((c, token) => c.sendRequest(P.stats, token), undefined, this.options.requestTimeoutMs ?? 60_000);
+    return this.call((c, token) => c.sendRequest(P.stats, token), undefined, this.requestSilenceMs);
   }
 
   async loadModel(params: P.LoadModelParams): Promise<P.LoadModelResult> {
     await this.start();
+    // Loading a model says nothing until it is done, so it may be silent as long as a start-up.
     const result = await this.call((c, token) => c.sendRequest(P.loadModel, params, token), undefined, this.options.initializeTimeoutMs ?? 120_000);
     if (this.info) this.info = { ...this.info, ...result };
     return result;
+  }
+
+  private get requestSilenceMs(): number {
+    return this.options.requestTimeoutMs ?? 120_000;
   }
 
   private stream<Params extends P.DecodingOptions>(type: RequestType<Params, P.GenerationResult, P.EngineErrorData>, params: Omit<Params, 'partialResultToken'>, signal?: AbortSignal): TextStream {
@@ -155,10 +157,11 @@ export class EngineClient {
     const token = `p${++this.progressTokens}`;
     const run = async () => {
       await this.start();
-      const connection = this.connection!;
+      const connection = this.connection;
+      if (!connection) throw new EngineUnavailableError(`the engine is ${this.currentState}${this.lastError ? `: ${this.lastError}` : ''}`);
       const sub = connection.onProgress(P.textDelta, token, (delta) => stream.push(delta));
       try {
-        return await this.call((c, ct) => c.sendRequest(type, { ...params, partialResultToken: token } as Params, ct), signal, this.options.requestTimeoutMs ?? 120_000);
+        return await this.call((c, ct) => c.sendRequest(type, { ...params, partialResultToken: token } as Params, ct), signal, this.requestSilenceMs);
       } finally {
         sub.dispose();
       }
@@ -167,8 +170,8 @@ export class EngineClient {
     return stream;
   }
 
-  /** Sends one request with cancellation, a timeout (which means the engine hangs) and crash tracking. */
-  private call<R>(send: (c: MessageConnection, token: CancellationToken) => Promise<R>, signal: AbortSignal | undefined, timeoutMs: number): Promise<R> {
+  /** Sends one request with cancellation, hang detection (silence) and crash tracking. */
+  private call<R>(send: (c: MessageConnection, token: CancellationToken) => Promise<R>, signal: AbortSignal | undefined, silenceMs: number): Promise<R> {
     const connection = this.connection;
     if (!connection || this.currentState !== EngineState.Ready) {
       return Promise.reject(new EngineUnavailableError(`the engine is ${this.currentState}${this.lastError ? `: ${this.lastError}` : ''}`));
@@ -180,12 +183,12 @@ export class EngineClient {
     let entry: Pending = { reject: () => undefined };
     const broken = new Promise<never>((_, reject) => (entry = { reject }));
     this.pending.add(entry);
-    const timer = setTimeout(() => this.fail(`the engine did not answer within ${Math.round(timeoutMs / 1000)} s (hung); restarting it`), timeoutMs);
+    const unwatch = this.watchdog.watch(silenceMs);
     const answered = send(connection, cts.token).catch((err: unknown) => {
       throw this.translate(err, signal);
     });
     return Promise.race([answered, broken]).finally(() => {
-      clearTimeout(timer);
+      unwatch();
       this.pending.delete(entry);
       signal?.removeEventListener('abort', onAbort);
       cts.dispose();
@@ -201,8 +204,73 @@ export class EngineClient {
     return err instanceof Error ? err : new Error(String(err));
   }
 
-  private async launch(): Promise<void> {
-    this.setState(this.crashes.length > 0 ? EngineState.Restarting : EngineState.Starting);
+  // ---- lifecycle operations (run one at a time, in order) -----------------------------------------
+
+  private enqueue(op: () => Promise<void>): Promise<void> {
+    this.queued++;
+    const run = this.ops.then(op).finally(() => this.queued--);
+    this.ops = run.catch(() => undefined);
+    return run;
+  }
+
+  private async ensureRunning(): Promise<void> {
+    if (this.currentState === EngineState.Ready) return;
+    if (this.currentState === EngineState.Failed) throw new EngineUnavailableError(`the engine is failed: ${this.lastError ?? 'unknown error'}`);
+    await this.launchOrFail(EngineState.Starting);
+  }
+
+  /** A start asked for by someone: any failure leaves the client failed (a crash loop is for recover). */
+  private async launchOrFail(as: EngineState.Starting): Promise<void> {
+    try {
+      await this.launch(as);
+    } catch (err) {
+      const cause = err instanceof LaunchFailure ? err.reason : (err as Error);
+      if (this.stopRequested) throw new EngineUnavailableError('the engine was stopped while starting');
+      this.setState(EngineState.Failed);
+      throw cause;
+    }
+  }
+
+  /** Brings a crashed engine back; every crash while doing so counts against the budget too. */
+  private async recover(): Promise<void> {
+    if (this.currentState !== EngineState.Restarting) return; // a restart or a stop came first
+    for (;;) {
+      try {
+        await this.launch(EngineState.Restarting);
+        return;
+      } catch (err) {
+        if (this.stopRequested) return;
+        const failure = err instanceof LaunchFailure ? err : new LaunchFailure(err as Error, false);
+        this.options.log('error', `restart failed: ${failure.message}`);
+        if (failure.crash && this.recordCrash(failure.message)) continue;
+        this.setState(EngineState.Failed);
+        return;
+      }
+    }
+  }
+
+  /** Lets the current process go: asks it to shut down, then insists. Its later events are ignored. */
+  private async halt(reason: string): Promise<void> {
+    const child = this.child;
+    const connection = this.connection;
+    this.epoch++;
+    this.watchdog.reset();
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      connection?.sendRequest(P.shutdown).catch(() => undefined);
+      await Promise.race([exited, delay(2000)]);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await Promise.race([exited, delay(1000)]);
+      }
+    }
+    this.detach(new EngineUnavailableError(reason));
+  }
+
+  /** Forks, connects and initialises one engine process; Ready on success, LaunchFailure otherwise. */
+  private async launch(as: EngineState.Starting | EngineState.Restarting): Promise<void> {
+    this.setState(as);
+    const epoch = ++this.epoch;
     const child = fork(this.options.enginePath, [], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       // Under VS Code, process.execPath is Electron; this makes it run the engine as plain Node.
@@ -214,79 +282,91 @@ export class EngineClient {
       const { level, message } = parseLogLine(line);
       this.options.log(level, `engine: ${message}`);
     });
-    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child), this.rpcLogger());
+    // Anything the engine says proves it alive (see watchdog.ts).
+    child.on('message', () => {
+      if (epoch === this.epoch) this.watchdog.heard();
+    });
+    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child), this.rpcLogger(epoch));
     this.connection = connection;
     const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
-    void exited.then((how) => {
-      // While starting, launch() reports the exit itself.
-      if (this.child === child && this.currentState === EngineState.Ready) this.fail(`the engine exited unexpectedly (${how})`);
-    });
-    child.on('error', (err) => {
-      if (this.child === child) this.fail(`the engine could not run: ${err.message}`);
-    });
+    const errored = new Promise<Error>((resolve) => child.once('error', resolve));
+    void exited.then((how) => this.fail(epoch, `the engine exited unexpectedly (${how})`));
+    void errored.then((err) => this.fail(epoch, `the engine could not run: ${err.message}`));
     connection.listen();
-    const timeout = this.options.initializeTimeoutMs ?? 120_000;
-    let result: P.InitializeResult;
-    try {
-      result = await Promise.race([
-        connection.sendRequest(P.initialize, this.options.initParams()),
-        delay(timeout).then(() => Promise.reject(new EngineUnavailableError(`the engine did not finish starting within ${Math.round(timeout / 1000)} s`))),
-        exited.then((how) => Promise.reject(new EngineUnavailableError(`the engine exited while starting (${how})`))),
-      ]);
-    } catch (err) {
-      let failure = err instanceof ResponseError ? new EngineRequestError(err.message, err.code, err.data as P.EngineErrorData) : (err as Error);
-      if (!(err instanceof ResponseError) && !(err instanceof EngineUnavailableError)) {
-        // The connection closing usually beats the exit event; the exit code says more.
-        const how = await Promise.race([exited, delay(1000).then(() => null)]);
-        if (how) failure = new EngineUnavailableError(`the engine exited while starting (${how})`);
-      }
+    const result = await this.initialize(connection, exited, errored).catch(async (err: unknown) => {
+      const failure = await this.describeStartFailure(err, exited);
       this.lastError = failure.message;
+      this.epoch++;
       this.detach(failure);
       child.kill('SIGKILL');
-      this.setState(EngineState.Failed);
-      throw failure;
-    }
+      throw new LaunchFailure(failure, !(failure instanceof EngineRequestError));
+    });
     this.info = result;
     this.lastError = null;
     this.options.log('info', `engine ready: ${result.model.name} on ${result.device.kind} (${result.device.reason})`);
     this.setState(EngineState.Ready);
   }
 
-  /** The engine broke: reject everything in flight, kill it, and restart within the budget. */
-  private fail(reason: string): void {
-    if (this.currentState === EngineState.Stopped || this.currentState === EngineState.Failed) return;
+  private initialize(connection: MessageConnection, exited: Promise<string>, errored: Promise<Error>): Promise<P.InitializeResult> {
+    const timeout = this.options.initializeTimeoutMs ?? 120_000;
+    return Promise.race([
+      connection.sendRequest(P.initialize, this.options.initParams()),
+      delay(timeout).then(() => Promise.reject(new EngineUnavailableError(`the engine did not finish starting within ${Math.round(timeout / 1000)} s`))),
+      exited.then((how) => Promise.reject(new EngineUnavailableError(`the engine exited while starting (${how})`))),
+      errored.then((err) => Promise.reject(new EngineUnavailableError(`the engine could not run: ${err.message}`))),
+    ]);
+  }
+
+  private async describeStartFailure(err: unknown, exited: Promise<string>): Promise<Error> {
+    if (err instanceof ResponseError) return new EngineRequestError(err.message, err.code, err.data as P.EngineErrorData);
+    if (err instanceof EngineUnavailableError) return err;
+    // The connection closing usually beats the exit event; the exit code says more.
+    const how = await Promise.race([exited, delay(1000).then(() => null)]);
+    return how ? new EngineUnavailableError(`the engine exited while starting (${how})`) : (err as Error);
+  }
+
+  /** The engine broke while ready: reject everything in flight, kill it, and recover within the budget. */
+  private fail(epoch: number, reason: string): void {
+    if (epoch !== this.epoch || this.currentState !== EngineState.Ready) return; // an old process, or a launch that reports itself
     const child = this.child;
     this.options.log('error', reason);
     this.lastError = reason;
+    this.epoch++;
     this.detach(new EngineUnavailableError(reason));
     if (child && child.exitCode === null) child.kill('SIGKILL');
-    const now = Date.now();
-    const budget = this.options.restartBudget ?? { max: 5, windowMs: 180_000 };
-    this.crashes = [...this.crashes.filter((t) => now - t < budget.windowMs), now];
-    if (this.crashes.length > budget.max) {
-      this.lastError = `the engine failed ${this.crashes.length} times within ${Math.round(budget.windowMs / 60_000)} min and will not be restarted automatically; last error: ${reason}`;
-      this.options.log('error', this.lastError);
+    if (!this.recordCrash(reason)) {
       this.setState(EngineState.Failed);
       return;
     }
     this.setState(EngineState.Restarting);
-    this.start().catch((err: Error) => this.options.log('error', `restart failed: ${err.message}`));
+    this.enqueue(() => this.recover()).catch((err: Error) => this.options.log('error', `restart failed: ${err.message}`));
+  }
+
+  /** Counts a crash; false (with the reason why it gives up in lastError) once the budget is spent. */
+  private recordCrash(reason: string): boolean {
+    const now = Date.now();
+    const budget = this.options.restartBudget ?? { max: 5, windowMs: 180_000 };
+    this.crashes = [...this.crashes.filter((t) => now - t < budget.windowMs), now];
+    if (this.crashes.length <= budget.max) return true;
+    this.lastError = `the engine failed ${this.crashes.length} times within ${Math.round(budget.windowMs / 60_000)} min and will not be restarted automatically; last error: ${reason}`;
+    this.options.log('error', this.lastError);
+    return false;
   }
 
   private detach(error: Error): void {
+    this.watchdog.reset();
     for (const p of [...this.pending]) p.reject(error);
     this.pending.clear();
     this.connection?.dispose();
     this.connection = null;
     this.child = null;
-    this.info = this.currentState === EngineState.Stopped ? null : this.info;
   }
 
-  private rpcLogger(): RpcLogger {
+  private rpcLogger(epoch: number): RpcLogger {
     return {
       error: (message) => {
         this.options.log('error', `engine protocol: ${message}`);
-        if (/^Received (message which is neither|empty message)/.test(message)) this.fail('the engine sent an invalid message; restarting it');
+        if (/^Received (message which is neither|empty message)/.test(message)) this.fail(epoch, 'the engine sent an invalid message; restarting it');
       },
       warn: (message) => this.options.log('warn', `engine protocol: ${message}`),
       info: () => undefined,
@@ -295,9 +375,10 @@ export class EngineClient {
   }
 
   private setState(state: EngineState): void {
-    const changed = state !== this.currentState;
+    if (state === this.currentState) return;
+    if (!TRANSITIONS[this.currentState].includes(state)) throw new Error(`engine client: no transition from ${this.currentState} to ${state}`);
     this.currentState = state;
-    if (changed) for (const l of this.listeners) l(state);
+    for (const l of this.listeners) l(state);
   }
 }
 

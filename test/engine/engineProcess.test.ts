@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { AbortError } from '../../src/core/errors';
 import { EngineRequestError, EngineState, type EngineClient } from '../../src/engine/client';
 import { ErrorCodes } from '../../src/protocol';
-import { makeClient } from '../support/engine';
+import { makeClient, waitForState } from '../support/engine';
 import { fixtureDir } from '../support/models';
 
 describe('engine process (real, fixture model)', function () {
@@ -160,5 +160,22 @@ describe('engine lifetime', function () {
     const deadline = Date.now() + 10_000;
     while (alive(enginePid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(alive(enginePid), false, 'the engine outlived its parent');
+  });
+});
+
+describe('engine restarts (real engine)', function () {
+  this.timeout(120_000);
+
+  it('survives Restart Engine twice within a few hundred milliseconds, with one engine serving', async () => {
+    const { client } = makeClient({ modelPath: fixtureDir });
+    await client.start();
+    const first = client.restart();
+    await waitForState(client, EngineState.Starting); // the first restart is loading the model
+    const second = client.restart();
+    await Promise.all([first, second]);
+    assert.equal(client.state, EngineState.Ready);
+    const result = await client.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 4 }).result;
+    assert.equal(result.stats.generatedTokens, 4);
+    await client.stop();
   });
 });
