@@ -23,8 +23,22 @@ export const FORBIDDEN_TAGS = [
   'track', 'svg', 'math', 'template', 'portal', 'dialog',
 ] as const;
 
-/** Attributes that style, clobber globals (id/name), or navigate; `on*` handlers DOMPurify drops on its own. */
-export const FORBIDDEN_ATTRIBUTES = ['style', 'id', 'name', 'target', 'action', 'formaction', 'srcset', 'srcdoc', 'ping', 'background'] as const;
+/**
+ * Attributes that style, clobber globals (id/name), navigate, or hide text (`hidden`: what the panel
+ * shows must be all there is); `on*` handlers DOMPurify drops on its own.
+ */
+export const FORBIDDEN_ATTRIBUTES = ['style', 'id', 'name', 'target', 'action', 'formaction', 'srcset', 'srcdoc', 'ping', 'background', 'hidden'] as const;
+
+/**
+ * Attributes whose values are plain words or numbers, never URLs. DOMPurify tests every attribute it
+ * does not know to be URI-safe against ALLOWED_URI_REGEXP, and ours admits only http(s), mailto and
+ * fragments, so without this list `<ol start="3">` lost its start (a "3." list rendered as "1."),
+ * and table cells their `align` and `colspan`.
+ */
+export const PLAIN_ATTRIBUTES = ['start', 'reversed', 'type', 'align', 'valign', 'colspan', 'rowspan', 'span', 'scope', 'headers', 'abbr', 'lang', 'dir'] as const;
+
+/** Elements that fold text away; inside a code block they are unwrapped, so all of the code shows. */
+export const UNWRAPPED_IN_CODE = ['details', 'summary', 'rp'] as const;
 
 /** DOMPurify's configuration (its option names), without importing DOMPurify here. */
 export const SANITIZE_POLICY = {
@@ -36,5 +50,6 @@ export const SANITIZE_POLICY = {
   ALLOW_DATA_ATTR: false,
   ALLOW_UNKNOWN_PROTOCOLS: false,
   ALLOWED_URI_REGEXP: SAFE_URL,
+  ADD_URI_SAFE_ATTR: [...PLAIN_ATTRIBUTES],
   SANITIZE_NAMED_PROPS: true,
 };

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { FORBIDDEN_ATTRIBUTES, FORBIDDEN_TAGS, isSafeUrl, SANITIZE_POLICY } from '../../src/webview/sanitizePolicy';
+import { FORBIDDEN_ATTRIBUTES, FORBIDDEN_TAGS, isSafeUrl, PLAIN_ATTRIBUTES, SANITIZE_POLICY, UNWRAPPED_IN_CODE } from '../../src/webview/sanitizePolicy';
 
 describe('markdown sanitising policy', () => {
   it('allows web, mail and fragment links', () => {
@@ -43,5 +43,17 @@ describe('markdown sanitising policy', () => {
     assert.equal(SANITIZE_POLICY.ALLOW_DATA_ATTR, false);
     assert.equal(SANITIZE_POLICY.ALLOW_UNKNOWN_PROTOCOLS, false);
     assert.deepEqual(SANITIZE_POLICY.USE_PROFILES, { html: true });
+  });
+
+  it('exempts from the URL rule only attributes that never hold a URL (start, align, colspan…)', () => {
+    for (const name of ['start', 'align', 'colspan', 'rowspan']) assert.ok((PLAIN_ATTRIBUTES as readonly string[]).includes(name), name);
+    for (const url of ['href', 'src', 'action', 'formaction', 'xlink:href', 'cite', 'data', 'poster', 'background', 'style']) {
+      assert.ok(!(SANITIZE_POLICY.ADD_URI_SAFE_ATTR as string[]).includes(url), url);
+    }
+  });
+
+  it('hides nothing: the hidden attribute is dropped and folding elements are unwrapped inside code', () => {
+    assert.ok((FORBIDDEN_ATTRIBUTES as readonly string[]).includes('hidden'));
+    assert.deepEqual([...UNWRAPPED_IN_CODE].sort(), ['details', 'rp', 'summary']);
   });
 });

@@ -6,7 +6,7 @@
  */
 import type { CodeAction, ReplyStats, StatusAction, TranscriptMessage } from '../messages';
 import { actionButton, el } from './elements';
-import { renderCode, renderMarkdown } from './markdown';
+import { codeSource, renderCode, renderMarkdown } from './markdown';
 
 export interface TranscriptHandlers {
   codeAction(action: CodeAction, code: string): void;
@@ -38,8 +38,8 @@ export class Transcript {
   private readonly entries = new Map<string, Entry>();
   private readonly dirty = new Set<Entry>();
   private frame: number | null = null;
-  /** Our buttons, and what they do; model HTML can never add to this map. */
-  private readonly codeButtons = new WeakMap<Element, CodeAction>();
+  /** Our buttons, what they do and the code they take; model HTML can never add to this map. */
+  private readonly codeButtons = new WeakMap<Element, { action: CodeAction; code: string }>();
 
   constructor(
     readonly root: HTMLElement,
@@ -138,14 +138,19 @@ export class Transcript {
     this.decorateCode(body, CODE_BUTTONS.slice(0, 1));
   }
 
-  /** Wraps every code block with its toolbar; the buttons are remembered here, not marked in the DOM. */
+  /**
+   * Wraps every code block with its toolbar; the buttons are remembered here, not marked in the DOM,
+   * with the block's markdown source. A `<pre>` written as raw HTML has no source, and gets no buttons.
+   */
   private decorateCode(body: HTMLElement, buttons: readonly (readonly [CodeAction, string, string])[]): void {
     for (const pre of body.querySelectorAll('pre')) {
+      const code = codeSource.get(pre);
+      if (code === undefined) continue;
       const wrapper = el('div', 'code-block');
       const toolbar = el('div', 'code-actions');
       for (const [action, label, title] of buttons) {
         const button = actionButton(label, title);
-        this.codeButtons.set(button, action);
+        this.codeButtons.set(button, { action, code });
         toolbar.append(button);
       }
       pre.replaceWith(wrapper);
@@ -177,9 +182,8 @@ export class Transcript {
 
   private onClick(event: MouseEvent): void {
     const button = event.target instanceof Element ? event.target.closest('button') : null;
-    const action = button ? this.codeButtons.get(button) : undefined;
-    const code = button?.closest('.code-block')?.querySelector('pre code, pre')?.textContent;
-    if (action && typeof code === 'string') this.handlers.codeAction(action, code.replace(/\n$/, ''));
+    const known = button ? this.codeButtons.get(button) : undefined;
+    if (known) this.handlers.codeAction(known.action, known.code.replace(/\n$/, ''));
   }
 
   private showEmpty(): void {
