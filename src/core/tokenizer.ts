@@ -113,7 +113,7 @@ export class StreamingDecoder {
   constructor(private readonly tokenizer: Pick<TextTokenizer, 'decode'>) {}
 
   push(newIds: readonly number[]): string {
-    this.ids.push(...newIds);
+    for (const id of newIds) this.ids.push(id);
     const prefixText = this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset));
     const fullText = this.tokenizer.decode(this.ids.slice(this.prefixOffset));
     if (fullText.length > prefixText.length && !fullText.endsWith('\uFFFD')) {

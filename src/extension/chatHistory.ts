@@ -71,7 +71,9 @@ export class ChatHistoryStore {
 
 /** A markdown code fence longer than any backtick run inside the code, so the code cannot close it. */
 export function fence(code: string, languageId: string): string {
-  const longest = Math.max(0, ...[...code.matchAll(/`+/g)].map((m) => m[0].length));
+  // A loop, not Math.max(...runs): 400 KB of code can hold more backtick runs than the stack has room for.
+  let longest = 0;
+  for (const run of code.matchAll(/`+/g)) longest = Math.max(longest, run[0].length);
   const ticks = '`'.repeat(Math.max(3, longest + 1));
   return `${ticks}${languageId}\n${code}\n${ticks}`;
 }

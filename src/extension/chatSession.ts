@@ -128,7 +128,7 @@ export class ChatSession {
         this.emit({ type: 'delta', id: reply.id, text: piece });
       }
       const result = await stream.result;
-      final = { ...reply, text: result.text, status: result.finishReason === 'length' ? 'length' : 'done', stats: replyStats(result) };
+      final = { ...reply, text: result.text, status: result.finishReason === 'length' ? 'length' : 'done', stats: replyStats(result), ...notice(result) };
     } catch (err) {
       final = signal.aborted || isAbort(err) ? { ...reply, status: 'cancelled' } : this.failed(reply, err);
     }
@@ -163,6 +163,15 @@ export class ChatSession {
   private emit(event: ChatEvent): void {
     for (const listener of [...this.listeners]) listener(event);
   }
+}
+
+/** Says what the engine left out to fit the context, so a reply that ignores it is explained. */
+function notice(result: GenerationResult): { notice?: string } {
+  const t = result.trimmed;
+  if (!t) return {};
+  const chars = `${t.droppedChars.toLocaleString('en-US')} characters`;
+  const what = t.droppedTurns > 0 ? `${t.droppedTurns} older message${t.droppedTurns === 1 ? '' : 's'} (${chars} in all)` : `${chars} of your message`;
+  return { notice: `Left out to fit the model's context: ${what}.` };
 }
 
 function replyStats(result: GenerationResult): ReplyStats {

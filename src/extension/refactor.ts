@@ -24,6 +24,8 @@ const SUGGESTIONS = [
 export interface Proposal {
   readonly original: string;
   readonly proposed: string;
+  /** How much of `original` (from its start) the model read and rewrote; the rest is kept as it was. */
+  readonly covered: number;
   accept(): Promise<boolean>;
   reject(): Promise<void>;
 }
@@ -92,19 +94,33 @@ export class RefactorController implements vscode.Disposable, vscode.TextDocumen
       await this.closeDiff(proposalUri);
       return;
     }
-    const proposed = keepTrailingNewline(original, rewritten);
+    // A selection longer than the model's context is read from its start; the rewrite replaces only
+    // what was read, and the rest of the selection stays as it was (never silently dropped).
+    const covered = rewritten.read ?? original.length;
+    const proposed = keepTrailingNewline(original.slice(0, covered), rewritten.text) + original.slice(covered);
+    if (covered < original.length) this.warnPartial(original, covered);
     show(proposed);
     this.pending = { documentUri: doc.uri, range, version: doc.version, original, proposed, proposalUri };
     await vscode.commands.executeCommand('setContext', PENDING_CONTEXT, true);
-    this.proposed.fire({ original, proposed, accept: () => this.accept(), reject: () => this.reject() });
+    this.proposed.fire({ original, proposed, covered, accept: () => this.accept(), reject: () => this.reject() });
     void vscode.window.showInformationMessage(`Chimera: apply the refactoring "${wanted}"?`, 'Accept', 'Reject').then((choice) => {
       if (choice === 'Accept') void this.accept();
       else if (choice === 'Reject') void this.reject();
     });
   }
 
-  /** Streams the rewrite with progress and a Cancel button; undefined when cancelled or failed. */
-  private stream(code: string, instruction: string, languageId: string, show: (text: string) => void): Promise<string | undefined> {
+  private warnPartial(original: string, covered: number): void {
+    const lines = (text: string) => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+    const message = `Chimera: the selection is longer than the model can read at once; the rewrite covers its first ${lines(original.slice(0, covered))} of ${lines(original)} lines, and the rest is left as it was.`;
+    this.log.warn(message);
+    void vscode.window.showWarningMessage(message);
+  }
+
+  /**
+   * Streams the rewrite with progress and a Cancel button; undefined when cancelled or failed. `read`
+   * is how many characters of the code the model read, when it could not read all of it.
+   */
+  private stream(code: string, instruction: string, languageId: string, show: (text: string) => void): Promise<{ text: string; read?: number } | undefined> {
     const title = `Chimera: ${instruction}`;
     return Promise.resolve(
       vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
@@ -127,7 +143,7 @@ export class RefactorController implements vscode.Disposable, vscode.TextDocumen
           const result = await stream.result;
           this.engine.noteResult(result.stats);
           this.log.info(`Refactor: ${result.stats.generatedTokens} tokens at ${result.stats.decodeTokensPerSecond.toFixed(0)} tok/s, ${result.stats.meanAcceptedLength.toFixed(2)} tokens per step.`);
-          return result.text;
+          return { text: result.text, read: result.trimmed?.codeCharsRead };
         } catch (err) {
           if ((err as Error).name !== 'AbortError') {
             this.log.error(`Refactor failed: ${(err as Error).message}`);

@@ -46,6 +46,8 @@ export interface TranscriptMessage {
   error?: string;
   errorActions?: StatusAction[];
   stats?: ReplyStats;
+  /** Assistant only: what the engine left out of the conversation to fit the model's context. */
+  notice?: string;
 }
 
 /** What the webview found when asked to inspect its own DOM (a security self-check the tests use). */
@@ -135,6 +137,7 @@ export const isTranscriptMessage = shape({
   error: optional(str),
   errorActions: optional(arrayOf(statusAction)),
   stats: optional(stats),
+  notice: optional(str),
 }) as (value: unknown) => value is TranscriptMessage;
 
 const probeReport = shape({

@@ -15,10 +15,11 @@ import { repoRoot } from '../support/paths';
 
 const CHROMIUM = process.env.CHIMERA_CHROMIUM ?? '/usr/bin/chromium';
 
-declare global {
-  interface Window {
-    __posted: { type: string; action?: string; code?: string }[];
-  }
+/** The page's globals this test uses (the engine tier type-checks without the DOM library). */
+interface PanelGlobals {
+  __posted: { type: string; action?: string; code?: string }[];
+  acquireVsCodeApi(): unknown;
+  postMessage(message: unknown, origin: string): void;
 }
 
 /** Serves the panel's HTML, script and stylesheet the way the webview host does. */
@@ -56,25 +57,26 @@ describe('chat webview code blocks (real Chromium, the built webview bundle)', f
   beforeEach(async () => {
     page = await browser.newPage();
     await page.addInitScript(() => {
-      window.__posted = [];
-      (window as unknown as { acquireVsCodeApi(): unknown }).acquireVsCodeApi = () => ({ postMessage: (m: { type: string }) => window.__posted.push(m), getState: () => undefined, setState: () => undefined });
+      const panel = globalThis as unknown as PanelGlobals;
+      panel.__posted = [];
+      panel.acquireVsCodeApi = () => ({ postMessage: (m: { type: string }) => panel.__posted.push(m), getState: () => undefined, setState: () => undefined });
     });
     await page.goto(panel.url);
-    await page.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
+    await page.waitForFunction(() => (globalThis as unknown as PanelGlobals).__posted.some((m) => m.type === 'ready'));
   });
   afterEach(() => page.close());
 
   /** Shows one finished assistant reply with `text` as its markdown. */
   async function show(text: string): Promise<void> {
     const message: TranscriptMessage = { id: 'r1', role: 'assistant', text, status: 'done' };
-    await page.evaluate((m) => window.postMessage({ type: 'transcript', messages: [m] }, '*'), message);
+    await page.evaluate((m) => (globalThis as unknown as PanelGlobals).postMessage({ type: 'transcript', messages: [m] }, '*'), message);
     await page.waitForSelector('.message-body');
   }
 
   /** Clicks a code block's button and returns the code the panel sent to the host. */
   async function click(block: number, label: string): Promise<string | undefined> {
     await page.locator('.code-block').nth(block).getByRole('button', { name: label, exact: true }).click();
-    return page.evaluate(() => window.__posted.filter((m) => m.type === 'codeAction').at(-1)?.code);
+    return page.evaluate(() => (globalThis as unknown as PanelGlobals).__posted.filter((m) => m.type === 'codeAction').at(-1)?.code);
   }
 
   it('Copy, Insert and Apply take a fenced block\'s source, exactly', async () => {
@@ -87,14 +89,14 @@ describe('chat webview code blocks (real Chromium, the built webview bundle)', f
     // The rule, whatever the design: a block's Copy gives what its <pre> shows on screen.
     const blocks = await page.locator('.code-block').count();
     for (let i = 0; i < blocks; i++) {
-      const onScreen = await page.locator('.code-block').nth(i).locator('pre').evaluate((pre) => (pre as HTMLElement).innerText.replace(/\n$/, ''));
+      const onScreen = await page.locator('.code-block').nth(i).locator('pre').evaluate((pre: { innerText: string }) => pre.innerText.replace(/\n$/, ''));
       assert.equal(await click(i, 'Copy'), onScreen, `block ${i}`);
     }
     // Only the real code block has buttons, and they take its source, not the raw HTML blocks' text.
     assert.equal(await page.locator('.code-block').count(), 1);
     assert.equal(await click(0, 'Copy'), 'def add(a, b):\n    return a + b');
     // The raw HTML blocks hide nothing any more: what they hold is on screen.
-    const shown = await page.locator('.message-body pre').evaluateAll((pres) => pres.map((p) => (p as HTMLElement).innerText));
+    const shown = await page.locator('.message-body pre').evaluateAll((pres: { innerText: string }[]) => pres.map((p) => p.innerText));
     assert.match(shown[0]!, /import os; os\.system/, 'the hidden attribute is gone');
     assert.match(shown[1]!, /import os; os\.remove/, 'the details element is unwrapped');
     assert.equal(await page.locator('.message-body [hidden], .message-body pre details, .message-body code summary').count(), 0);
@@ -102,7 +104,7 @@ describe('chat webview code blocks (real Chromium, the built webview bundle)', f
 
   it('keeps harmless attributes the URL rule used to strip: a "3." list starts at 3, table cells keep align', async () => {
     await show('3. third\n4. fourth\n\n| a | b |\n|:-:|--:|\n| 1 | 2 |\n\n<table><tr><td colspan="2">wide</td></tr></table>');
-    assert.equal(await page.locator('.message-body ol').evaluate((ol) => (ol as HTMLOListElement).start), 3);
+    assert.equal(await page.locator('.message-body ol').evaluate((ol: { start: number }) => ol.start), 3);
     assert.equal(await page.locator('.message-body th').first().getAttribute('align'), 'center');
     assert.equal(await page.locator('.message-body td[colspan]').getAttribute('colspan'), '2');
     // A link still needs a safe URL.

@@ -95,6 +95,9 @@ describe('chat history', () => {
   it('fences code with more backticks than it contains', () => {
     assert.equal(fence('a ``` b', 'md'), '````md\na ``` b\n````');
     assert.equal(fence('plain', ''), '```\nplain\n```');
+    // 400 KB of code with 200,000 backtick runs used to overflow the stack (Math.max(...runs)).
+    const huge = 'a`'.repeat(200_000) + '\n````';
+    assert.ok(fence(huge, 'md').startsWith('`````md\n'));
   });
 
   it('cuts attached code at a line end and says so', () => {

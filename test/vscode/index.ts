@@ -11,6 +11,8 @@ import { SCREENSHOT_MARKER, type SuiteStats } from './shared';
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 60_000 });
+  // CHIMERA_TEST_GREP runs only the matching tests (the launcher passes CHIMERA_* to the extension host).
+  if (process.env.CHIMERA_TEST_GREP) mocha.grep(process.env.CHIMERA_TEST_GREP);
   const suiteDir = join(__dirname, 'suite');
   const files = readdirSync(suiteDir, { recursive: true })
     .map(String)

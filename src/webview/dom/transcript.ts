@@ -160,6 +160,11 @@ export class Transcript {
 
   private footerParts(m: TranscriptMessage): Node[] {
     if (m.role === 'user') return [];
+    const notice = m.notice ? [el('span', 'note', m.notice)] : [];
+    return [...this.statusParts(m), ...notice];
+  }
+
+  private statusParts(m: TranscriptMessage): Node[] {
     switch (m.status) {
       case 'streaming':
         return [el('span', 'generating', m.text ? 'Generating…' : 'Waiting for the engine…')];

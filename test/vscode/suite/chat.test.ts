@@ -178,4 +178,13 @@ describe('chat panel', function () {
     assert.deepEqual(api.chatView.transcript(), []);
     assert.deepEqual((await within(api.chatView.probe(), 10_000, 'the probe')).messages, []);
   });
+
+  it('answers a 400 KB question, saying how much of it the model could not read', async () => {
+    // 400 KB of content used to fail the reply with "Maximum call stack size exceeded".
+    // Runs after New chat, so the question is the whole conversation.
+    const question = `Summarise this log:\n${'line of a long log\n'.repeat(21_000)}`;
+    const reply = await within(api.chatView.send(question), 120_000, 'the reply');
+    assert.ok(reply.status === 'done' || reply.status === 'length', `reply ended ${reply.status}: ${reply.error ?? ''}`);
+    assert.match(reply.notice ?? '', /^Left out to fit the model's context: [\d,]+ characters of your message\.$/);
+  });
 });

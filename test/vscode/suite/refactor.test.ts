@@ -51,4 +51,19 @@ describe('refactor', function () {
     assert.ok(!diffOpen());
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
+
+  it('a selection longer than the model can read is rewritten from its start, and the rest is kept as it was', async () => {
+    const long = Array.from({ length: 3000 }, (_, i) => `value_${i} = compute(${i})`).join('\n') + '\n';
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const editor = await openDocument(long, 'python');
+    assert.equal(vscode.window.activeTextEditor?.document, editor.document);
+    const proposal = await propose(editor);
+    const original = proposal.original;
+    assert.ok(proposal.covered > 0 && proposal.covered < original.length, `covered ${proposal.covered} of ${original.length}`);
+    assert.equal(original[proposal.covered - 1], '\n', 'the rewrite covers whole lines');
+    assert.ok(proposal.proposed.endsWith(original.slice(proposal.covered)), 'the lines the model did not read are kept, not dropped');
+    await proposal.reject();
+    assert.equal(editor.document.getText(), long);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
 });
