@@ -54,6 +54,15 @@ describe('cli argument parsing', () => {
     assert.match(error(['verify', '--tolerance', 'tight']), /--tolerance must be a non-negative number \(got 'tight'\)/);
   });
 
+  it('parses serve with its access and queue limits', () => {
+    assert.deepEqual(parseArgs(['serve']), { kind: 'serve', args: { model: undefined, port: 8012, device: 'auto', token: undefined, maxQueue: 8 } });
+    const action = parseArgs(['serve', '--token', 's3cret', '--max-queue', '2']);
+    assert.equal(action.kind === 'serve' && action.args.token, 's3cret');
+    assert.equal(action.kind === 'serve' && action.args.maxQueue, 2);
+    assert.match(error(['serve', '--token', ' ']), /--token must not be empty/);
+    assert.match(error(['serve', '--max-queue', '0']), /--max-queue must be a positive integer/);
+  });
+
   it('documents every command in the help text', () => {
     for (const command of ['generate', 'bench', 'serve', 'verify']) assert.match(HELP_TEXT, new RegExp(`^  ${command}\\b`, 'm'));
   });
