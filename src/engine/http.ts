@@ -48,7 +48,11 @@ interface Context {
 export async function startHttpServer(engine: Engine, options: HttpOptions): Promise<HttpServer> {
   const ctx: Context = { engine, guard: { port: options.port, token: options.token || undefined }, maxQueue: options.maxQueue ?? DEFAULT_MAX_QUEUE, active: 0, log: options.log ?? (() => undefined) };
   const server: Server = createServer((req, res) => {
-    handle(ctx, req, res).catch((err: unknown) => sendError(res, err));
+    handle(ctx, req, res).catch((err: unknown) => {
+      // Answered before its body was read (413, a refusal): the connection cannot carry another request.
+      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+      sendError(res, err);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -101,6 +101,19 @@ describe('OpenAI-compatible HTTP API (chimera serve)', function () {
     assert.equal(bad.status, 400);
   });
 
+  it('closes the connection after refusing a body it did not read, so the next request on it is not reset', async () => {
+    const statuses: (number | string)[] = [];
+    const send = (body: string) =>
+      fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(
+        async (r) => (await r.text(), r.status),
+        (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
+      );
+    statuses.push(await send('x'.repeat(5 * 1024 * 1024)));
+    const small = JSON.stringify({ messages: [{ role: 'user', content: 'x' }], max_tokens: 2 });
+    for (let i = 0; i < 3; i++) statuses.push(await send(small));
+    assert.deepEqual(statuses, [413, 200, 200, 200]);
+  });
+
   it('answers 404 for a model it does not serve', async () => {
     const error = await errorOf(await post(base, '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }));
     assert.deepEqual([error.status, error.code], [404, 'model_not_found']);
