@@ -57,6 +57,8 @@ export class EngineClient {
   /** The serial queue of lifecycle operations, and how many are queued or running. */
   private ops: Promise<void> = Promise.resolve();
   private queued = 0;
+  /** The last operation queued: a start or restart may be shared only while nothing was queued after it. */
+  private tail: Promise<void> | null = null;
   private starting: Promise<void> | null = null;
   /** A restart queued but not begun: a second request (a double click) joins it. */
   private pendingRestart: Promise<void> | null = null;
@@ -90,8 +92,15 @@ export class EngineClient {
       // A failed engine stays down until someone asks for a restart (new settings, a new model, the user).
       if (this.currentState === EngineState.Failed) return Promise.reject(new EngineUnavailableError(`the engine is failed: ${this.lastError ?? 'unknown error'}`));
     }
-    this.starting ??= this.enqueue(() => this.ensureRunning()).finally(() => (this.starting = null));
-    return this.starting;
+    if (this.starting && this.starting === this.tail) return this.starting;
+    const starting = this.enqueue(() => this.ensureRunning());
+    this.starting = starting;
+    void starting
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.starting === starting) this.starting = null;
+      });
+    return starting;
   }
 
   /**
@@ -99,9 +108,9 @@ export class EngineClient {
    * anew. Requests made before this one has begun share it; later ones queue their own.
    */
   restart(): Promise<void> {
-    if (this.pendingRestart) return this.pendingRestart;
-    const restart = this.enqueue(async () => {
-      this.pendingRestart = null;
+    if (this.pendingRestart && this.pendingRestart === this.tail) return this.pendingRestart;
+    const restart: Promise<void> = this.enqueue(async () => {
+      if (this.pendingRestart === restart) this.pendingRestart = null;
       this.crashes = [];
       this.lastError = null;
       await this.halt('the engine is restarting');
@@ -210,6 +219,7 @@ export class EngineClient {
     this.queued++;
     const run = this.ops.then(op).finally(() => this.queued--);
     this.ops = run.catch(() => undefined);
+    this.tail = run;
     return run;
   }
 

@@ -120,6 +120,18 @@ describe('engine supervision (fake engines)', function () {
     await client.stop();
   });
 
+  it('a restart asked for after a stop runs after the stop, whatever was queued before', async () => {
+    const { client } = fake('healthy');
+    await client.start();
+    const first = client.restart();
+    const stopped = client.stop();
+    const last = client.restart();
+    assert.notEqual(last, first, 'it does not join the restart queued before the stop');
+    await Promise.all([first, stopped, last]);
+    assert.equal(client.state, EngineState.Ready);
+    await client.stop();
+  });
+
   it('a healthy engine streaming longer than the timeout is not killed, nor is a request waiting in its queue', async () => {
     // 10 pieces 250 ms apart: 2.5 s per reply against a 1.5 s timeout; the second waits 2.5 s before its first piece.
     const { client, lines } = fake('slow-stream', { FAKE_INTERVAL: '250', FAKE_PIECES: '10' });
