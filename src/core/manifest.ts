@@ -92,7 +92,7 @@ type Shape = 'number' | 'string' | 'object' | 'array';
 function need(value: unknown, shape: Shape, where: string, file: string): void {
   const ok =
     shape === 'array' ? Array.isArray(value) : shape === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value) : typeof value === shape;
-  if (!ok) throw new PackageError(file, `field "${where}" must be ${shape === 'array' ? 'an array' : `a ${shape}`}`);
+  if (!ok) throw new PackageError(file, `field "${where}" must be ${shape === 'array' || shape === 'object' ? `an ${shape}` : `a ${shape}`}`);
 }
 
 function needFields(obj: Record<string, unknown>, fields: Record<string, Shape>, prefix: string, file: string): void {
