@@ -66,7 +66,7 @@ def cmd_train_draft(ns) -> None:
     cfg = DraftConfig.for_target(target.cfg, n_steps=ns.n_steps, top_k=ns.top_k, shortlist_size=ns.shortlist,
                                  d_ff=ns.d_ff)
     args = DraftTrainArgs(run_dir=ns.run_dir, steps=ns.steps, batch_size=ns.batch_size, seq_len=ns.seq_len,
-                          lr=ns.lr, threads=ns.threads)
+                          lr=ns.lr, threads=ns.threads, init=ns.init)
     train_draft(target, cfg, np.load(ns.data / "train_tokens.npy", mmap_mode="r"),
                 np.load(ns.data / "val_tokens.npy", mmap_mode="r"), args, log=lambda l: print(l, flush=True))
 
@@ -77,6 +77,7 @@ def cmd_package(ns) -> None:
     from tokenizers import Tokenizer
 
     from .export import export_draft, export_target
+    from .onnx_build import Quant
     from .package import assemble
     from .tokenizer import special_token_table
     from .train_draft import load_draft
@@ -86,16 +87,41 @@ def cmd_package(ns) -> None:
     draft = load_draft(ns.draft, target) if ns.draft else None
     metrics = json.loads(ns.metrics.read_text()) if ns.metrics else {}
     tok = Tokenizer.from_file(str(ns.tokenizer))
+    draft_cfg = None
     with tempfile.TemporaryDirectory() as tmp:
         t_path, d_path = Path(tmp) / "target.onnx", Path(tmp) / "draft.onnx"
         export_target(target, t_path)
         if draft is not None:
-            export_draft(draft, d_path)
+            shortlist = export_shortlist(draft, ns.data / "train_tokens.npy", ns.draft_shortlist)
+            quant = None if ns.draft_bits == 32 else Quant(ns.draft_bits)
+            export_draft(draft, d_path, capacity=target.cfg.max_seq_len, n_steps=ns.draft_steps, shortlist=shortlist,
+                         quant=quant)
+            draft_cfg = {**draft.cfg.to_dict(), "n_steps": ns.draft_steps or draft.cfg.n_steps,
+                         "shortlist_size": len(shortlist) if shortlist is not None else draft.cfg.shortlist_size}
         manifest = assemble(ns.out, tokenizer=ns.tokenizer, target_onnx=t_path,
                             draft_onnx=d_path if draft is not None else None, name=ns.name, family="chimera-tiny",
-                            target_cfg=target.cfg.to_dict(), draft_cfg=draft.cfg.to_dict() if draft else None,
+                            target_cfg=target.cfg.to_dict(), draft_cfg=draft_cfg,
                             special=special_token_table(tok), tree=None, metrics=metrics)
     print(json.dumps({"out": str(ns.out), "files": manifest["files"]}, indent=1))
+
+
+def export_shortlist(draft, stream_path: Path, size: int | None):
+    """The `size` most frequent of the draft's trained ids (None: all of them)."""
+    if size is None or size >= draft.cfg.shortlist_size:
+        return None
+    import numpy as np
+    import torch
+
+    counts = np.bincount(np.load(stream_path, mmap_mode="r"), minlength=draft.embed.weight.shape[0])
+    trained = draft.shortlist.numpy()
+    keep = trained[np.argsort(-counts[trained], kind="stable")[:size]]
+    return torch.from_numpy(np.sort(keep))
+
+
+def cmd_unpack(ns) -> None:
+    from .unpack import unpack
+
+    print(json.dumps(unpack(ns.package, ns.out)))
 
 
 def cmd_evaluate(ns) -> None:
@@ -238,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seq-len", type=int, default=256)
     d.add_argument("--lr", type=float, default=2e-3)
     d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--init", type=Path, help="start from this draft checkpoint's weights (e.g. one `unpack` wrote); "
+                                             "ignored when the run directory already has a checkpoint to resume")
     d.set_defaults(func=cmd_train_draft)
 
     k = sub.add_parser("package", help="export target and draft to ONNX, write chimera.json, validate")
@@ -246,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--tokenizer", type=Path, default=DATA / "tokenizer.json")
     k.add_argument("--metrics", type=Path, help="JSON file of evaluation results to record in the manifest")
     k.add_argument("--name", default="chimera-code-default")
+    k.add_argument("--data", type=Path, default=DATA, help="token streams (for the export shortlist's frequencies)")
+    k.add_argument("--draft-steps", type=int, help="chain steps to export (default: every trained head)")
+    k.add_argument("--draft-shortlist", type=int, help="candidate vocabulary to export: the most frequent of the "
+                                                       "trained shortlist (default: all of it)")
+    k.add_argument("--draft-bits", type=int, choices=[4, 8, 32], default=8,
+                   help="draft weight precision: int8 or int4 blocks, or fp32 (the draft only proposes; the target "
+                        "verifies every token, so this changes speed and acceptance, never the output)")
     k.add_argument("--out", type=Path, default=Path("../models/default"))
     k.set_defaults(func=cmd_package)
 
@@ -305,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", type=Path, default=Path("../test/fixtures/converted-qwen2"))
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fixture_converted)
+
+    u = sub.add_parser("unpack", help="recover torch checkpoints (target, draft) from a chimera-tiny package")
+    u.add_argument("package", type=Path)
+    u.add_argument("--out", type=Path, default=Path("runs"))
+    u.set_defaults(func=cmd_unpack)
 
     v = sub.add_parser("validate", help="check a package folder: files, sha256, ONNX inputs/outputs, dimensions")
     v.add_argument("package", type=Path)

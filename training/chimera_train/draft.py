@@ -152,17 +152,18 @@ class ChimeraDraft(nn.Module):
         return outs
 
     # --- drafting: one chain from the verified context (the ONNX export path) -------------------------
-    def forward_draft(self, hidden_states, past_k, past_v, tokens):
+    def forward_draft(self, hidden_states, past_k, past_v, tokens, position_offset: int = 0):
         """hidden_states [1,N,D]: target hidden states of newly verified positions P..P+N-1; past_k/v
         [1,P,H,Dh]; tokens [1,3]: the last two verified tokens and the root token (position P+N).
-        Returns new context k, v [1,N,H,Dh], draft token ids [1,K,top_k] and their log-probs.
+        Returns new context k, v [1,N,H,Dh], draft token ids [1,K,top_k] and their log-probs. With a window of
+        the context as past (its first row at absolute position `position_offset`), positions stay absolute.
 
         The context is put in head-major layout once per call, and each chain step attends to it and to
         the chain's own few keys separately (softmax over both score sets together): re-concatenating
         and transposing the whole context at every step was a third of the draft's time."""
         p = past_k.shape[1]
         n = hidden_states.shape[1]
-        pos = torch.arange(n, device=hidden_states.device)[None] + p
+        pos = torch.arange(n, device=hidden_states.device)[None] + p + position_offset
         ck, cv = self.context_kv(hidden_states, *self.cos_sin(pos))
         ctx_kt = torch.cat([past_k, ck], dim=1).permute(0, 2, 3, 1)  # [1,H,Dh,P+N]
         ctx_v = torch.cat([past_v, cv], dim=1).transpose(1, 2)  # [1,H,P+N,Dh]

@@ -127,34 +127,26 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outpu
 
 
 # ---- draft ---------------------------------------------------------------------------------------------
-DRAFT_INPUTS = ["hidden_states", "past_context.key", "past_context.value", "tokens"]
+DRAFT_INPUTS = ["hidden_states", "past_context.key", "past_context.value", "tokens", "position_offset"]
 DRAFT_OUTPUTS = ["present_context.key", "present_context.value", "draft_tokens", "draft_logprobs"]
 
 
-class _DraftExport(nn.Module):
-    def __init__(self, draft):
-        super().__init__()
-        self.draft = draft
-
-    def forward(self, hidden_states, past_k, past_v, tokens):
-        return self.draft.forward_draft(hidden_states, past_k, past_v, tokens)
-
-
-def export_draft(draft, path: Path, external_data: bool = False) -> list[Path]:
-    """Draft (`draft.onnx`):
+def export_draft(draft, path: Path, external_data: bool = False, *, capacity: int, n_steps: int | None = None,
+                 shortlist: torch.Tensor | None = None, quant=None) -> list[Path]:
+    """Draft (`draft.onnx`), written by hand (graph_draft.py) rather than traced:
       inputs   hidden_states [1,N,D] (target last_hidden_state of newly verified positions P..P+N-1),
-               past_context.key / .value [1,P,H,Dh], tokens int64 [1,3] (two last verified tokens, then the root)
+               past_context.key / .value [1,P,H,Dh] (a window of the context cache), position_offset int64 [1]
+               (the window's first position), tokens int64 [1,3] (two last verified tokens, then the root)
       outputs  present_context.key / .value [1,N,H,Dh], draft_tokens int64 [1,K,top_k], draft_logprobs [1,K,top_k]
+    `n_steps` and `shortlist` may cut the chain and the candidate vocabulary; `quant` (onnx_build.Quant)
+    stores the weights as int8 or int4 blocks.
     """
+    from .graph_draft import build_draft_graph
+
     draft.eval()
-    draft.freeze_head()
-    cfg = draft.cfg
-    args = (torch.randn(1, 3, cfg.d_model), torch.randn(1, 2, cfg.n_heads, cfg.head_dim),
-            torch.randn(1, 2, cfg.n_heads, cfg.head_dim), torch.zeros(1, 3, dtype=torch.int64))
-    dynamic = {"hidden_states": {1: "N"}, "past_context.key": {1: "P"}, "past_context.value": {1: "P"},
-               "present_context.key": {1: "N"}, "present_context.value": {1: "N"}}
-    pin = {"draft_tokens": [1, cfg.n_steps, cfg.top_k], "draft_logprobs": [1, cfg.n_steps, cfg.top_k]}
-    return _export(_DraftExport(draft), args, path, DRAFT_INPUTS, DRAFT_OUTPUTS, dynamic, external_data, pin)
+    with torch.no_grad():
+        graph = build_draft_graph(draft, capacity=capacity, n_steps=n_steps, shortlist=shortlist, quant=quant)
+        return graph.save(path, external_data)
 
 
 def _pin_output_dims(path: Path, shapes: dict[str, list[int]]) -> None:

@@ -35,7 +35,7 @@ def build_fixture(tokenizer_path: Path, out: Path, seed: int = 0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t_path, d_path = Path(tmp) / "target.onnx", Path(tmp) / "draft.onnx"
         export_target(target, t_path)
-        export_draft(draft, d_path)
+        export_draft(draft, d_path, capacity=cfg.max_seq_len)
         return assemble(out, tokenizer=tokenizer_path, target_onnx=t_path, draft_onnx=d_path,
                         name="chimera-test-fixture", family="chimera-tiny", target_cfg=cfg.to_dict(),
                         draft_cfg=dcfg.to_dict(), special=special_token_table(tok), tree=None,

@@ -24,7 +24,7 @@ EXTERNAL_THRESHOLD = 1_500_000_000  # bytes of weights; protobuf cannot parse a 
 ALIGN = 4096  # page-aligned offsets let onnxruntime memory-map external data
 
 _DTYPES = {torch.float32: TensorProto.FLOAT, torch.float16: TensorProto.FLOAT16, torch.int64: TensorProto.INT64,
-           torch.int32: TensorProto.INT32, torch.bool: TensorProto.BOOL}
+           torch.int32: TensorProto.INT32, torch.bool: TensorProto.BOOL, torch.uint8: TensorProto.UINT8}
 _GRAPH_FIELD, _INITIALIZER_FIELD, _RAW_DATA_FIELD = 7, 5, 9  # onnx.proto field numbers
 
 

@@ -36,6 +36,7 @@ class DraftTrainArgs:
     seed: int = 0
     device: str = "cpu"
     progress: bool = False  # a tqdm bar on stderr (the JSON log lines go to `log`)
+    init: Path | None = None  # a draft checkpoint to start from when there is none to resume
 
 # Parameters the draft borrows from the target: frozen, and never saved in the draft's checkpoint.
 SHARED = ("embed.", "lm_head.")
@@ -117,6 +118,11 @@ def train_draft(target: TargetLM, cfg: DraftConfig, train_stream: np.ndarray, va
         opt.load_state_dict(ckpt["opt"])
         step = ckpt["step"]
         log(json.dumps({"event": "resume", "step": step}))
+    elif a.init is not None:
+        state = torch.load(a.init, map_location="cpu", weights_only=False)["draft"]
+        state.pop("shortlist", None)  # this run's shortlist, from this run's data, is the one kept
+        draft.load_state_dict(state, strict=False)
+        log(json.dumps({"event": "init", "from": str(a.init)}))
     table = shortlist_index(draft.shortlist.cpu(), target.cfg.vocab_size).to(a.device)
     it: Iterator[np.ndarray] = batches(train_stream, a.seq_len, a.batch_size, np.random.default_rng(a.seed + step))
     t0, tokens = time.time(), 0

@@ -20,6 +20,7 @@ import torch
 from .checkpoint import fingerprint, load_target
 from .draft import DraftConfig
 from .export import export_draft
+from .onnx_build import draft_quant
 from .hf_model import ConversionError
 from .onnx_weights import EXTERNAL_THRESHOLD, weight_bytes
 from .package import add_draft, load_manifest, validate_package, write_manifest
@@ -158,7 +159,7 @@ def train_package_draft(checkpoint: Path, package: Path, corpus: Path, a: HFDraf
     draft = train_draft(target, cfg, train, val, args, log=record).to("cpu").eval()
     external = weight_bytes(draft) > EXTERNAL_THRESHOLD
     (package / "draft.onnx.data").unlink(missing_ok=True)
-    export_draft(draft, package / "draft.onnx", external)
+    export_draft(draft, package / "draft.onnx", external, capacity=target.cfg.max_seq_len, quant=draft_quant(cfg.d_model))
     manifest = add_draft(package, manifest, cfg.to_dict(), "draft.onnx.data" if external else None)
     manifest["metrics"] = {**manifest.get("metrics", {}), "draft_val_accuracy": accuracy, "draft_steps": a.steps}
     write_manifest(package, manifest)

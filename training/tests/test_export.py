@@ -82,27 +82,63 @@ def test_tree_block_matches_each_path_decoded_alone(target_session, tiny_target)
             assert torch.allclose(logits[0, i], ref[0, -1], atol=TOL), f"node {i}"
 
 
+def _draft_feeds(h, past_k, past_v, tokens, offset=0):
+    return {"hidden_states": h.numpy(), "past_context.key": past_k.numpy(), "past_context.value": past_v.numpy(),
+            "tokens": tokens.numpy(), "position_offset": np.array([offset], dtype=np.int64)}
+
+
 def test_draft_export_matches_torch(tiny_target, tmp_path):
     draft = make_draft(tiny_target)
     path = tmp_path / "draft.onnx"
-    export_draft(draft, path)
+    export_draft(draft, path, capacity=64)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     cfg = tiny_target.cfg
     hidden = torch.randn(1, 10, cfg.d_model)
     pk = torch.zeros(1, 0, cfg.n_heads, cfg.head_dim)
     tokens = torch.tensor([[3, 4, 5]])
-    for (h, past_k, past_v) in [(hidden[:, :8], pk, pk)]:
-        with torch.no_grad():
-            ref = draft.forward_draft(h, past_k, past_v, tokens)
-        out = session.run(None, {"hidden_states": h.numpy(), "past_context.key": past_k.numpy(),
-                                 "past_context.value": past_v.numpy(), "tokens": tokens.numpy()})
-        for got, want in zip(out, ref):
-            np.testing.assert_allclose(got, want.numpy(), atol=TOL)
-        # a second call on the cache the first one produced
-        past_k, past_v = ref[0], ref[1]
-        with torch.no_grad():
-            ref2 = draft.forward_draft(hidden[:, 8:], past_k, past_v, tokens)
-        out2 = session.run(None, {"hidden_states": hidden[:, 8:].numpy(), "past_context.key": past_k.numpy(),
-                                  "past_context.value": past_v.numpy(), "tokens": tokens.numpy()})
-        for got, want in zip(out2, ref2):
-            np.testing.assert_allclose(got, want.numpy(), atol=TOL)
+    with torch.no_grad():
+        ref = draft.forward_draft(hidden[:, :8], pk, pk, tokens)
+    out = session.run(None, _draft_feeds(hidden[:, :8], pk, pk, tokens))
+    for got, want in zip(out, ref):
+        np.testing.assert_allclose(got, want.numpy(), atol=TOL)
+    # a second call on the cache the first one produced
+    with torch.no_grad():
+        ref2 = draft.forward_draft(hidden[:, 8:], ref[0], ref[1], tokens)
+    out2 = session.run(None, _draft_feeds(hidden[:, 8:], ref[0], ref[1], tokens))
+    for got, want in zip(out2, ref2):
+        np.testing.assert_allclose(got, want.numpy(), atol=TOL)
+    # a window of the context (the last 5 rows, the first at position 3) keeps positions absolute
+    with torch.no_grad():
+        ref3 = draft.forward_draft(hidden[:, 8:], ref[0][:, 3:], ref[1][:, 3:], tokens, position_offset=3)
+    out3 = session.run(None, _draft_feeds(hidden[:, 8:], ref[0][:, 3:], ref[1][:, 3:], tokens, offset=3))
+    for got, want in zip(out3, ref3):
+        np.testing.assert_allclose(got, want.numpy(), atol=TOL)
+    np.testing.assert_allclose(out3[0], out2[0], atol=TOL)  # the new context rows do not depend on the window
+
+
+def test_draft_export_cuts_steps_and_shortlist_and_quantizes(tiny_target, tmp_path):
+    from chimera_train.onnx_build import Quant
+
+    draft = make_draft(tiny_target)
+    cfg = tiny_target.cfg
+    hidden = torch.randn(1, 6, cfg.d_model)
+    pk = torch.zeros(1, 0, cfg.n_heads, cfg.head_dim)
+    tokens = torch.tensor([[3, 4, 5]])
+    with torch.no_grad():
+        ref = draft.forward_draft(hidden, pk, pk, tokens)
+    short = draft.shortlist[: len(draft.shortlist) // 2]
+    path = tmp_path / "cut.onnx"
+    export_draft(draft, path, capacity=64, n_steps=2, shortlist=short)
+    out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, _draft_feeds(hidden, pk, pk, tokens))
+    assert out[2].shape == (1, 2, draft.cfg.top_k)
+    assert np.isin(out[2], short.numpy()).all(), "candidates come from the export shortlist only"
+    np.testing.assert_allclose(out[0], ref[0].numpy(), atol=TOL)
+    if cfg.d_model % 32 == 0:
+        qpath = tmp_path / "int8.onnx"
+        export_draft(draft, qpath, capacity=64, quant=Quant(8))
+        q = ort.InferenceSession(str(qpath), providers=["CPUExecutionProvider"]).run(None, _draft_feeds(hidden, pk, pk, tokens))
+        np.testing.assert_allclose(q[0], ref[0].numpy(), atol=0.05 * float(ref[0].abs().max()))
+        import onnx
+
+        ops = {n.op_type for n in onnx.load(str(qpath)).graph.node}
+        assert "MatMulNBits" in ops and "MatMul" in ops  # weights quantized; attention stays fp32

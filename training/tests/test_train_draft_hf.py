@@ -4,6 +4,8 @@ import json
 import subprocess
 
 import numpy as np
+
+from chimera_train.onnx_build import draft_quant
 import onnxruntime as ort
 import pytest
 import torch
@@ -77,9 +79,16 @@ def test_draft_onnx_matches_torch_with_an_untied_head(trained):
     with torch.no_grad():
         want = draft.forward_draft(hidden, empty, empty, tokens)
     got = session.run(None, {"hidden_states": hidden.numpy(), "past_context.key": empty.numpy(),
-                             "past_context.value": empty.numpy(), "tokens": tokens.numpy()})
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w.numpy(), atol=1e-4)
+                             "past_context.value": empty.numpy(), "tokens": tokens.numpy(),
+                             "position_offset": np.array([0], dtype=np.int64)})
+    quantized = draft_quant(draft.cfg.d_model) is not None  # int8 blocks: close, not bit-equal
+    for g, w in zip(got[:2], want[:2]):
+        np.testing.assert_allclose(g, w.numpy(), atol=0.05 * float(w.abs().max()) if quantized else 1e-4)
+    if not quantized:
+        for g, w in zip(got[2:], want[2:]):
+            np.testing.assert_allclose(g, w.numpy(), atol=1e-4)
+    else:  # the first choice of the first step survives int8 weights
+        assert got[2][0, 0, 0] == want[2][0, 0, 0]
 
 
 def test_engine_decodes_losslessly_with_the_draft(trained):

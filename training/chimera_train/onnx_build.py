@@ -1,0 +1,152 @@
+"""A small ONNX graph builder for the hand-written inference graphs (graphs.py).
+
+Tracing through torch.onnx records every reshape, shape read and transpose of the eager code: the traced
+target had 716 nodes and the traced draft 901, and on a CPU each node costs microseconds per call whatever
+its size. Written by hand, the same computation uses onnxruntime's fused operators (RMSNorm with the
+residual add, rotary embedding, attention over a KV cache) and weights stored in the layout MatMul reads,
+so nothing is transposed at run time and weight quantizers see plain MatMul initializers.
+
+Weights are kept as torch tensors and written tensor by tensor (onnx_weights.attach_weights), so building
+never holds a second copy of them.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from .onnx_weights import attach_weights
+
+MS = "com.microsoft"
+OPSET = 17
+
+_ELEM = {"float32": TensorProto.FLOAT, "int64": TensorProto.INT64, "int32": TensorProto.INT32}
+
+
+@dataclass(frozen=True)
+class Quant:
+    """Weight-only quantization of MatMul weights (onnxruntime's MatMulNBits): symmetric, per block of
+    `block` input features. accuracy_level 4 computes in int8 with fp32 accumulation; its rows do not depend
+    on how many rows are computed together, which keeps verification exact (DESIGN.md 10.3)."""
+    bits: int = 8
+    block: int = 32
+    accuracy_level: int = 4
+
+
+def draft_quant(width: int) -> Quant | None:
+    """int8 blocks for a draft's weights when its width allows them (a multiple of the block size)."""
+    return Quant(8) if width % Quant().block == 0 else None
+
+
+def quantize_blocks(weight: torch.Tensor, q: Quant) -> tuple[np.ndarray, np.ndarray]:
+    """nn.Linear weight [N, K] -> (packed uint8 [N, K/block, block*bits/8], scales float32 [N * K/block])."""
+    w = weight.detach().to(torch.float32).cpu().numpy()
+    n, k = w.shape
+    if k % q.block:
+        raise ValueError(f"cannot quantize a weight with {k} input features in blocks of {q.block}")
+    blocks = w.reshape(n, k // q.block, q.block)
+    top = (1 << (q.bits - 1)) - 1  # 127 or 7
+    scale = np.abs(blocks).max(axis=-1, keepdims=True) / top
+    scale[scale == 0] = 1.0
+    values = np.clip(np.rint(blocks / scale), -top - 1, top).astype(np.int32) + (top + 1)  # zero point 2^(bits-1)
+    if q.bits == 8:
+        packed = values.astype(np.uint8)
+    elif q.bits == 4:
+        packed = (values[..., 0::2] | (values[..., 1::2] << 4)).astype(np.uint8)
+    else:
+        raise ValueError(f"{q.bits}-bit weights are not supported (8 or 4)")
+    return packed, scale.reshape(-1).astype(np.float32)
+
+
+class Graph:
+    def __init__(self, name: str):
+        self.name = name
+        self.nodes: list[onnx.NodeProto] = []
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self.outputs: list[onnx.ValueInfoProto] = []
+        self.weights: dict[str, torch.Tensor] = {}
+        self.constants: list[onnx.TensorProto] = []
+        self._ids = itertools.count()
+
+    # ---- declarations --------------------------------------------------------------------------------
+    def input(self, name: str, dtype: str, shape: list) -> str:
+        self.inputs.append(helper.make_tensor_value_info(name, _ELEM[dtype], shape))
+        return name
+
+    def output(self, value: str, name: str, dtype: str, shape: list) -> str:
+        if value != name:
+            self.op("Identity", value, name=name)
+        self.outputs.append(helper.make_tensor_value_info(name, _ELEM[dtype], shape))
+        return name
+
+    def weight(self, name: str, tensor: torch.Tensor | np.ndarray) -> str:
+        if isinstance(tensor, np.ndarray):
+            tensor = torch.from_numpy(np.ascontiguousarray(tensor))
+        self.weights[name] = tensor.detach().contiguous()
+        return name
+
+    def const(self, value, dtype=np.int64) -> str:
+        name = f"c{next(self._ids)}"
+        self.constants.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    # ---- nodes ---------------------------------------------------------------------------------------
+    def op(self, op_type: str, *inputs: str, outputs: int = 1, domain: str = "", name: str | None = None, **attrs):
+        """Adds a node; returns its output name (or a tuple of names when `outputs` > 1). Empty strings
+        skip optional inputs; pass `name` to fix the (single) output's name."""
+        outs = [name] if name and outputs == 1 else [f"{op_type.lower()}{next(self._ids)}" for _ in range(outputs)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, domain=domain, **attrs))
+        return outs[0] if outputs == 1 else tuple(outs)
+
+    def linear(self, x: str, name: str, weight: torch.Tensor, quant: Quant | None = None, bias: torch.Tensor | None = None) -> str:
+        """x @ weight.T (+ bias), weight in nn.Linear layout [out, in]."""
+        if quant is None:
+            y = self.op("MatMul", x, self.weight(name, weight.detach().T.contiguous()))
+        else:
+            packed, scales = quantize_blocks(weight, quant)
+            n, k = weight.shape
+            y = self.op("MatMulNBits", x, self.weight(f"{name}.q", packed), self.weight(f"{name}.scales", scales),
+                        domain=MS, K=k, N=n, bits=quant.bits, block_size=quant.block, accuracy_level=quant.accuracy_level)
+        return y if bias is None else self.op("Add", y, self.weight(f"{name}.bias", bias))
+
+    def rms_norm(self, x: str, name: str, weight: torch.Tensor, eps: float) -> str:
+        return self.op("SimplifiedLayerNormalization", x, self.weight(name, weight), axis=-1, epsilon=eps, stash_type=1)
+
+    def add_rms_norm(self, x: str, residual: str, name: str, weight: torch.Tensor, eps: float) -> tuple[str, str]:
+        """(norm(x + residual), x + residual) in one fused node."""
+        normed, _, _, total = self.op("SkipSimplifiedLayerNormalization", x, residual, self.weight(name, weight),
+                                      outputs=4, domain=MS, epsilon=eps)
+        return normed, total
+
+    def silu_mul(self, gate: str, up: str) -> str:
+        return self.op("Mul", self.op("Mul", gate, self.op("Sigmoid", gate)), up)
+
+    # ---- writing -------------------------------------------------------------------------------------
+    def save(self, path: Path, external_data: bool = False) -> list[Path]:
+        """Writes the graph; weights are streamed in as initializers afterwards (attach_weights)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        weight_inputs = [helper.make_tensor_value_info(n, _torch_elem(t), list(t.shape)) for n, t in self.weights.items()]
+        graph = helper.make_graph(self.nodes, self.name, self.inputs + weight_inputs, self.outputs, self.constants)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS, 1)],
+                                  producer_name="chimera_train")
+        model.ir_version = 9
+        onnx.save(model, str(path))
+        return attach_weights(path, self.weights, [i.name for i in self.inputs], external_data)
+
+
+def _torch_elem(t: torch.Tensor) -> int:
+    return {torch.float32: TensorProto.FLOAT, torch.float16: TensorProto.FLOAT16, torch.uint8: TensorProto.UINT8,
+            torch.int64: TensorProto.INT64, torch.int32: TensorProto.INT32}[t.dtype]
+
+
+def rope_tables(positions: int, head_dim: int, theta: float, inv_freq: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin caches [positions, head_dim/2] for onnxruntime's RotaryEmbedding and GroupQueryAttention."""
+    if inv_freq is None:
+        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    angles = torch.arange(positions, dtype=torch.float32)[:, None] * inv_freq[None, :]
+    return angles.cos().contiguous(), angles.sin().contiguous()
