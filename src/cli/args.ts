@@ -3,10 +3,12 @@
  * cover it without spawning a process. Every mistake becomes a usage error with a clear message.
  */
 import type { DecodingMode } from '../core/decoder';
+import type { TreeKind } from '../core/policy';
 import type { DeviceRequest } from '../core/session';
 
 export const MODES: readonly DecodingMode[] = ['autoregressive', 'chimera', 'ngram'];
 const DEVICES: readonly DeviceRequest[] = ['auto', 'gpu', 'cpu'];
+const TREE_KINDS: readonly TreeKind[] = ['cost', 'static'];
 
 export interface GenerateArgs {
   model?: string;
@@ -24,12 +26,17 @@ export interface GenerateArgs {
 
 export interface BenchArgs {
   model?: string;
+  /** Absent with --profile alone: print the cost profile and stop. */
   prompts: string;
   modes: DecodingMode[];
   maxTokens: number;
   device: DeviceRequest;
   json: boolean;
   repeat: number;
+  /** Print the measured cost profile (c(T), draft cost) before any runs. */
+  profile: boolean;
+  /** The tree policy: `cost` (measured, dynamic) or `static` (the manifest's tree, draft on every step). */
+  tree: TreeKind;
 }
 
 export interface ServeArgs {
@@ -79,6 +86,8 @@ Commands:
                             (a suffix makes it fill-in-the-middle), or {"task": "edit", "code", "instruction", "language"}
                --modes autoregressive,chimera,ngram  --max-tokens N (default 128)
                --device auto|gpu|cpu  --repeat N (runs per prompt, default 1)  --json
+               --profile   print the measured cost profile: c(T) per verification size, draft ms per call
+               --tree cost|static   tree policy: measured-cost dynamic trees (default) or the manifest's fixed tree
   serve      OpenAI-compatible HTTP API on 127.0.0.1. It answers only to loopback host names and refuses
              requests from web pages (Origin), and POST bodies must be application/json.
                --port P (default 8012)  --model DIR  --device auto|gpu|cpu
@@ -95,7 +104,7 @@ Options:
 `;
 
 type Flags = Map<string, string | true>;
-const BOOLEAN_FLAGS = new Set(['json', 'chat']);
+const BOOLEAN_FLAGS = new Set(['json', 'chat', 'profile']);
 
 function readFlags(argv: readonly string[]): Flags | string {
   const flags: Flags = new Map();
@@ -184,9 +193,11 @@ function parseBench(flags: Flags): BenchArgs {
     device: oneOf(flags, 'device', DEVICES, 'auto'),
     json: bool(flags, 'json'),
     repeat: number(flags, 'repeat', 1, isPositiveInt, 'a positive integer'),
+    profile: bool(flags, 'profile'),
+    tree: oneOf(flags, 'tree', TREE_KINDS, 'cost'),
   };
   rejectLeftovers(flags, 'bench');
-  if (prompts === undefined) throw new UsageError('bench needs --prompts FILE.jsonl');
+  if (prompts === undefined && !args.profile) throw new UsageError('bench needs --prompts FILE.jsonl (or --profile)');
   return args;
 }
 

@@ -4,6 +4,7 @@
  * cleared before each run, so no mode profits from another's prefix.
  */
 import { availableParallelism, cpus } from 'node:os';
+import { PROFILE_SIZES } from '../core/cost';
 import { DecodingSession, type DecodingMode, type GenerationResult } from '../core/decoder';
 import type { LoadedModel } from '../core/model';
 import { defaultThreads } from '../core/session';
@@ -27,6 +28,7 @@ interface ModeTotals {
   acceptedFromDraft: number;
   acceptedFromLookup: number;
   draftCalls: number;
+  treeNodes: number;
   decodeMs: number;
   totalMs: number;
   firstTokenMs: number;
@@ -68,7 +70,7 @@ async function runOnce(session: DecodingSession, prompt: BenchPrompt, mode: Deco
 }
 
 function emptyTotals(): ModeTotals {
-  return { runs: 0, generatedTokens: 0, decodedTokens: 0, steps: 0, drafted: 0, accepted: 0, acceptedFromDraft: 0, acceptedFromLookup: 0, draftCalls: 0, decodeMs: 0, totalMs: 0, firstTokenMs: 0, identicalToAutoregressive: 0 };
+  return { runs: 0, generatedTokens: 0, decodedTokens: 0, steps: 0, drafted: 0, accepted: 0, acceptedFromDraft: 0, acceptedFromLookup: 0, draftCalls: 0, treeNodes: 0, decodeMs: 0, totalMs: 0, firstTokenMs: 0, identicalToAutoregressive: 0 };
 }
 
 function add(t: ModeTotals, r: GenerationResult, identical: boolean): void {
@@ -81,6 +83,7 @@ function add(t: ModeTotals, r: GenerationResult, identical: boolean): void {
   t.acceptedFromDraft += r.stats.acceptedFromDraft;
   t.acceptedFromLookup += r.stats.acceptedFromLookup;
   t.draftCalls += r.stats.draftCalls;
+  t.treeNodes += r.stats.treeNodes;
   t.decodeMs += r.stats.decodeMs;
   t.totalMs += r.stats.totalMs;
   t.firstTokenMs += r.stats.firstTokenMs;
@@ -99,6 +102,7 @@ function summarise(t: ModeTotals, baseline: ModeTotals | undefined) {
     acceptedFromDraftPerStep: round(t.steps > 0 ? t.acceptedFromDraft / t.steps : 0),
     acceptedFromLookupPerStep: round(t.steps > 0 ? t.acceptedFromLookup / t.steps : 0),
     draftCallsPerStep: round(t.steps > 0 ? t.draftCalls / t.steps : 0),
+    meanTreeSize: round(t.steps > 0 ? t.treeNodes / t.steps : 0),
     msPerStep: round(t.steps > 0 ? t.decodeMs / t.steps : 0),
     generatedTokens: t.generatedTokens,
     totalMs: round(t.totalMs),
@@ -115,8 +119,16 @@ function round(n: number): number {
 
 export async function runBench(args: BenchArgs): Promise<void> {
   const model = await openModel(args.model, args.device);
-  const session = await DecodingSession.create(model);
+  const session = await DecodingSession.create(model, { tree: args.tree });
   try {
+    if (args.profile) {
+      const profile = costReport(model);
+      if (!args.prompts) {
+        process.stdout.write(JSON.stringify(profile, null, 2) + '\n');
+        return;
+      }
+      process.stderr.write(JSON.stringify(profile) + '\n');
+    }
     const modes = args.modes.filter((m) => m !== 'chimera' || session.hasDraft);
     if (modes.length < args.modes.length) process.stderr.write(`chimera: warn: ${model.manifest.name} has no Chimera draft; skipping the chimera mode\n`);
     const prompts = await loadBenchPrompts(args.prompts, model, args.maxTokens);
@@ -145,6 +157,10 @@ export async function runBench(args: BenchArgs): Promise<void> {
       repeat: args.repeat,
       maxTokens: args.maxTokens,
       greedy: true,
+      tree: args.tree,
+      costModel: model.costs.table(),
+      draftMsPerCall: round(model.costs.draft),
+      draftGainByLookupLevel: session.treePolicy.draftGains(),
       modes: Object.fromEntries(modes.map((m) => [m, summarise(totals.get(m)!, m === 'autoregressive' ? undefined : baseline)])),
     };
     process.stdout.write(JSON.stringify(report, null, args.json ? 2 : 2) + '\n');
@@ -152,6 +168,23 @@ export async function runBench(args: BenchArgs): Promise<void> {
     session.dispose();
     await model.dispose();
   }
+}
+
+/** The cost profile as measured at load (`--profile`), before any online correction. */
+function costReport(model: LoadedModel) {
+  const p = model.costs.profile;
+  const one = p.targetMs[0]!;
+  return {
+    model: model.manifest.name,
+    device: model.device.kind,
+    threads: defaultThreads(),
+    contextTokens: p.contextTokens,
+    measuredAt: p.measuredAt,
+    targetMs: Object.fromEntries(PROFILE_SIZES.map((t, i) => [t, round(p.targetMs[i]!)])),
+    relativeToOne: Object.fromEntries(PROFILE_SIZES.map((t, i) => [t, round(p.targetMs[i]! / one)])),
+    draftMsPerCall: p.draftMs !== undefined ? round(p.draftMs) : null,
+    draftRelativeToTargetStep: p.draftMs !== undefined ? round(p.draftMs / one) : null,
+  };
 }
 
 function sameTokens(a: readonly number[], b: readonly number[]): boolean {

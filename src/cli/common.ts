@@ -1,6 +1,7 @@
 /** Pieces the CLI commands share: the default model location, a stderr logger, loading with clear errors. */
 import { join } from 'node:path';
 import { loadModel, type LoadedModel } from '../core/model';
+import { defaultCacheDir, FileCostStore } from '../core/profile';
 import type { DeviceRequest, Logger } from '../core/session';
 
 /** The package bundled with the extension: `models/default` next to the `dist` folder holding this bundle. */
@@ -18,8 +19,9 @@ export function stderrLogger(): Logger {
   };
 }
 
+/** Loads a package; its cost profile is measured once and kept in the engine's cache folder. */
 export async function openModel(model: string | undefined, device: DeviceRequest): Promise<LoadedModel> {
-  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger() });
+  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(defaultCacheDir()) });
 }
 
 /** Reads a file given on the command line, naming it in the error. */

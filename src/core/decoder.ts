@@ -1,8 +1,10 @@
 /**
- * The decoding loop. One loop serves every mode; a mode only decides what the tree may hold:
+ * The decoding loop. One loop serves every mode; a mode only decides what the tree may hold, and the tree
+ * policy (policy.ts) decides, step by step, which of those candidates are worth verifying:
  * - autoregressive: the root alone (one token per target pass);
- * - ngram: the root plus prompt-lookup chains;
- * - chimera: the root plus the draft's static tree plus prompt-lookup chains.
+ * - ngram: the root plus prompt-lookup runs;
+ * - chimera: the root plus prompt-lookup runs plus the Chimera draft's chain and alternatives (the draft
+ *   runs only on steps where the policy expects it to pay for itself).
  *
  * A DecodingSession owns the target's and the draft's KV caches and remembers which tokens they hold,
  * so the next request reuses the longest common prefix (the main latency lever for inline completion).
@@ -10,11 +12,12 @@
 import { AbortError, throwIfAborted } from './errors';
 import { Emitter, type FinishReason } from './emitter';
 import type { LoadedModel } from './model';
-import { DEFAULT_NGRAM, findContinuation, type NgramOptions } from './ngram';
+import { findContinuation, type NgramOptions } from './ngram';
+import { TreePolicy, type TreeKind } from './policy';
 import { createCache, disposeDeviceOutputs, DraftRunner, TargetRunner, type CacheKind } from './runner';
-import { GREEDY, Rng, top2Margin, type SamplingParams } from './sampling';
-import { accept, chooseFirst, gatherRows, proposeTree } from './step';
-import { draftTreeFromPaths, ShapeCache, type DraftTree } from './tree';
+import { GREEDY, PositionDraws, top2Margin, type SamplingParams } from './sampling';
+import { accept, chooseFirst, gatherRows } from './step';
+import { draftTreeFromPaths, ShapeCache } from './tree';
 import { newStats, finishStats, type GenerationStats } from './stats';
 
 export type DecodingMode = 'autoregressive' | 'chimera' | 'ngram';
@@ -44,6 +47,8 @@ export interface GenerationResult {
 export interface SessionOptions {
   /** Most tree nodes per verification step, root included. */
   treeBudget?: number;
+  /** `cost` (default): the measured-cost tree policy; `static`: the manifest's fixed tree, draft every step. */
+  tree?: TreeKind;
   ngram?: NgramOptions;
   /** Tokens per prefill chunk; cancellation is checked between chunks. */
   prefillChunk?: number;
@@ -52,11 +57,24 @@ export interface SessionOptions {
 }
 
 const PREFILL_CHUNK = 256;
+/** The cost policy verifies at most this many nodes (the profiled range); lookup runs may be this long. */
+const MAX_TREE = 32;
+/** Prompt lookup for the cost policy: long runs are offered, and the policy trims them to what pays. */
+const POLICY_NGRAM: NgramOptions = { maxNgram: 4, minNgram: 2, maxTokens: 24 };
+/** The static tree's lookup runs, as before the cost policy. */
+const STATIC_NGRAM: NgramOptions = { maxNgram: 4, minNgram: 2, maxTokens: 10 };
+/**
+ * Inference blocks the thread; the loop lets pending I/O run (a cancellation, a newer request) at least this
+ * often, rather than after every step, whose cost would show on every step.
+ */
+const YIELD_EVERY_MS = 4;
 
 export class DecodingSession {
   private readonly shapes = new ShapeCache();
-  private readonly draftTree: DraftTree | null;
+  private readonly policy: TreePolicy;
   private readonly treeBudget: number;
+  /** Positions kept free after the prompt and the answer: one tree for the static policy, the root otherwise. */
+  private readonly reserve: number;
   private readonly ngram: NgramOptions;
   private readonly prefillChunk: number;
   /** Tokens whose rows the target's cache holds, in order. */
@@ -75,9 +93,12 @@ export class DecodingSession {
     options: SessionOptions,
   ) {
     const m = model.manifest;
-    this.draftTree = m.draft && m.tree ? draftTreeFromPaths(m.tree.paths, m.draft.n_steps, m.draft.top_k) : null;
-    this.treeBudget = options.treeBudget ?? 16;
-    this.ngram = options.ngram ?? DEFAULT_NGRAM;
+    const kind = options.tree ?? 'cost';
+    const draftTree = m.draft && m.tree ? draftTreeFromPaths(m.tree.paths, m.draft.n_steps, m.draft.top_k) : null;
+    this.treeBudget = options.treeBudget ?? (kind === 'static' ? 16 : MAX_TREE);
+    this.reserve = kind === 'static' ? this.treeBudget : 1;
+    this.policy = new TreePolicy({ tree: kind, maxNodes: this.treeBudget, draftTree }, model.costs);
+    this.ngram = options.ngram ?? (kind === 'static' ? STATIC_NGRAM : POLICY_NGRAM);
     this.prefillChunk = options.prefillChunk ?? PREFILL_CHUNK;
   }
 
@@ -92,6 +113,11 @@ export class DecodingSession {
 
   get hasDraft(): boolean {
     return this.draft !== null;
+  }
+
+  /** The tree policy's learned state (acceptance estimates, draft gains), for diagnostics and benchmarks. */
+  get treePolicy(): TreePolicy {
+    return this.policy;
   }
 
   /** Tokens currently held by the caches (for tests and diagnostics). */
@@ -134,50 +160,60 @@ export class DecodingSession {
   private async *run(req: GenerateRequest, mode: DecodingMode): AsyncGenerator<string, GenerationResult> {
     const m = this.model.manifest;
     const sampling = req.sampling ?? GREEDY;
-    const rng = new Rng(req.seed ?? 0);
+    const draws = new PositionDraws(req.seed ?? 0);
     const stats = newStats(mode);
     const capacity = this.target.cache.capacity;
-    const prompt = fitPrompt(req.prompt, req.maxTokens, capacity, this.treeBudget);
+    const prompt = fitPrompt(req.prompt, req.maxTokens, capacity, this.reserve);
     stats.truncatedPrompt = prompt.length < req.prompt.length;
-    const maxTokens = Math.max(0, Math.min(req.maxTokens, capacity - this.treeBudget - prompt.length));
+    const maxTokens = Math.max(0, Math.min(req.maxTokens, capacity - this.reserve - prompt.length));
     const emitter = new Emitter(this.model.tokenizer, req.stopTokenIds ?? m.stop_token_ids, req.stopStrings ?? [], maxTokens);
     const margins: number[] | undefined = req.recordMargins ? [] : undefined;
-    const useDraft = mode === 'chimera' && this.draft !== null;
+    const costs = this.model.costs;
 
     const prefill = await this.prefill(prompt, req.signal, stats).catch((err: unknown) => {
       if (err instanceof AbortError) stats.cancelled = true;
       throw err;
     });
-    let root = chooseFirst(prefill.logits, this.target.vocab, sampling, rng);
+    let root = chooseFirst(prefill.logits, this.target.vocab, sampling, draws);
     margins?.push(top2Margin(prefill.logits, 0, this.target.vocab));
     stats.firstTokenMs = performance.now() - stats.startedAt;
     const history = mode === 'autoregressive' ? null : [...prompt];
     history?.push(root);
     let delta = emitter.push([root]);
     if (delta) yield delta;
+    let lastYield = performance.now();
 
     while (!emitter.done) {
-      // Inference blocks the thread; letting pending I/O run between steps is what lets a cancellation
-      // (or a newer request) arrive while a long generation is under way.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       if (req.signal?.aborted) {
         stats.cancelled = true;
         throw new AbortError();
       }
       const stepStart = performance.now();
-      const lookup = history ? findContinuation(history, this.ngram) : null;
-      // A long verbatim match (copying code, rewriting a selection) predicts better than the draft and
-      // costs nothing, so the draft sits that step out; its context catches up at its next call.
-      const draftNow = useDraft && !(lookup && lookup.matched >= this.ngram.maxNgram && lookup.tokens.length >= 3);
-      const proposal = draftNow ? await this.draft!.propose(this.backlog.take(this.target.width), this.trigram(root)) : null;
-      const tree = proposeTree({ root, draft: proposal, draftTree: this.draftTree, lookup, budget: this.treeBudget });
-      if (this.target.cache.length + tree.size > capacity) {
+      const room = capacity - this.target.cache.length;
+      if (room < 1) {
         emitter.finish = 'length';
         break;
       }
+      const lookup = history ? findContinuation(history, this.ngram) : null;
+      const plan = this.policy.plan(mode, root, lookup, room);
+      let proposal = null;
+      if (plan.runDraft && this.draft) {
+        const draftStart = performance.now();
+        proposal = await this.draft.propose(this.backlog.take(this.target.width), this.trigram(root));
+        costs.observeDraft(performance.now() - draftStart);
+      }
+      const choice = this.policy.choose(plan, proposal);
+      const tree = choice.tree;
       const shape = this.shapes.get(tree.parents);
+      const forwardStart = performance.now();
       const out = await this.target.forward(tree.tokens, tree.size, tree.size > 1 ? shape : undefined);
-      const { path, bonus } = accept(tree, shape, out.logits, this.target.vocab, sampling, rng);
+      costs.observeTarget(tree.size, performance.now() - forwardStart);
+      const { path, bonus } = accept(tree, shape, out.logits, this.target.vocab, sampling, draws, emitter.tokens.length);
+      this.policy.learn(choice, path);
       await this.target.cache.commit(out.outputs, path);
       disposeDeviceOutputs(out.outputs);
       this.backlog.push(gatherRows(out.hidden, path, this.target.width));
@@ -186,11 +222,7 @@ export class DecodingSession {
       const produced = [...verified.slice(1), bonus];
       if (margins) margins.push(top2Margin(out.logits, path[path.length - 1]! * this.target.vocab, this.target.vocab));
       history?.push(...produced);
-      stats.steps += 1;
-      stats.drafted += tree.size - 1;
-      stats.accepted += path.length - 1;
-      if (proposal) stats.draftCalls += 1;
-      for (const node of path.slice(1)) stats[tree.sources[node] === 'ngram' ? 'acceptedFromLookup' : 'acceptedFromDraft'] += 1;
+      countStep(stats, tree.size, path.map((n) => tree.sources[n]!), proposal !== null);
       stats.decodeMs += performance.now() - stepStart;
       root = bonus;
       delta = emitter.push(produced);
@@ -239,6 +271,15 @@ export class DecodingSession {
     stats.prefillMs = performance.now() - stats.startedAt;
     return { logits };
   }
+}
+
+function countStep(stats: GenerationStats, treeSize: number, pathSources: readonly string[], drafted: boolean): void {
+  stats.steps += 1;
+  stats.drafted += treeSize - 1;
+  stats.accepted += pathSources.length - 1;
+  stats.treeNodes += treeSize;
+  if (drafted) stats.draftCalls += 1;
+  for (const source of pathSources.slice(1)) stats[source === 'ngram' ? 'acceptedFromLookup' : 'acceptedFromDraft'] += 1;
 }
 
 /** Keeps the end of an over-long prompt, leaving room for the answer and one tree. */

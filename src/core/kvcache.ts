@@ -25,6 +25,11 @@ export interface KvCache {
   readonly capacity: number;
   /** The cached rows as model inputs. */
   pastFeeds(): Record<string, Tensor>;
+  /**
+   * At most the last `rows` cached rows as model inputs, and the position of the first one. A cache that
+   * cannot cut a window cheaply (on a device) gives all rows from position 0.
+   */
+  window(rows: number): { feeds: Record<string, Tensor>; offset: number };
   /** Appends rows `keep` (indices into the new rows of `outputs`) after the first `length` positions. */
   commit(outputs: Record<string, Tensor>, keep: readonly number[]): Promise<void>;
   /** Forgets every position from `length` on. */
@@ -63,6 +68,18 @@ export class CpuKvCache implements KvCache {
       feeds[name] = new ort.Tensor('float32', this.buffers[i]!.subarray(0, this.used * this.rowSize), dims);
     });
     return feeds;
+  }
+
+  window(rows: number): { feeds: Record<string, Tensor>; offset: number } {
+    const ort = loadOrt();
+    const offset = Math.max(0, this.used - rows);
+    const count = this.used - offset;
+    const dims = [1, count, this.layout.heads, this.layout.headDim];
+    const feeds: Record<string, Tensor> = {};
+    this.layout.pastNames.forEach((name, i) => {
+      feeds[name] = new ort.Tensor('float32', this.buffers[i]!.subarray(offset * this.rowSize, this.used * this.rowSize), dims);
+    });
+    return { feeds, offset };
   }
 
   async commit(outputs: Record<string, Tensor>, keep: readonly number[]): Promise<void> {
@@ -132,6 +149,10 @@ export class DeviceKvCache implements KvCache {
 
   pastFeeds(): Record<string, Tensor> {
     return Object.fromEntries(this.layout.pastNames.map((name, i) => [name, this.tensors[i]!]));
+  }
+
+  window(): { feeds: Record<string, Tensor>; offset: number } {
+    return { feeds: this.pastFeeds(), offset: 0 };
   }
 
   async commit(outputs: Record<string, Tensor>, keep: readonly number[]): Promise<void> {

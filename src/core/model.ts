@@ -4,10 +4,12 @@
  * against the manifest, so a damaged or mismatched package fails here with the file's name.
  */
 import type { InferenceSession } from 'onnxruntime-node';
+import { CostModel, defaultProfile, type CostStore } from './cost';
 import { DeviceError, PackageError } from './errors';
 import type { Manifest } from './manifest';
 import { checkSessionNames, loadPackage, type ModelPackage } from './package';
-import { createSession, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
+import { loadCosts } from './profile';
+import { createSession, defaultThreads, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
 import { TextTokenizer } from './tokenizer';
 
 export interface LoadedModel {
@@ -17,6 +19,8 @@ export interface LoadedModel {
   readonly target: Session;
   readonly draft: Session | null;
   readonly device: DeviceChoice;
+  /** What verification and drafting cost here (measured at load, or read from the store). */
+  readonly costs: CostModel;
   dispose(): Promise<void>;
 }
 
@@ -25,6 +29,10 @@ export interface LoadOptions {
   log: Logger;
   threads?: number;
   draftThreads?: number;
+  /** `measure` (default): a cost profile from `costStore` or measured now; `default`: a neutral guess. */
+  costs?: 'measure' | 'default';
+  /** Where measured profiles persist between loads (none: measured at every load). */
+  costStore?: CostStore | null;
 }
 
 function shapeOf(session: Session, name: string, kind: 'input' | 'output'): readonly (number | string)[] {
@@ -107,6 +115,16 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     await draft?.release();
     throw err;
   }
+  const parts = { pkg, manifest, tokenizer, target, draft, device: created.device };
+  let costs: CostModel;
+  try {
+    const threads = options.threads ?? defaultThreads();
+    costs = options.costs === 'default' ? new CostModel(defaultProfile()) : await loadCosts(parts, threads, options.costStore ?? null, options.log);
+  } catch (err) {
+    await target.release();
+    await draft?.release();
+    throw err;
+  }
   options.log('info', `model ${manifest.name} loaded from ${pkg.dir} (${manifest.model.n_layers} layers, vocabulary ${manifest.model.vocab_size}${draft ? `, Chimera draft with ${manifest.draft!.n_steps} heads` : ', no draft'})`);
   return {
     pkg,
@@ -115,6 +133,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     target,
     draft,
     device: created.device,
+    costs,
     async dispose() {
       await target.release();
       await draft?.release();

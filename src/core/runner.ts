@@ -92,16 +92,29 @@ export class TargetRunner {
 export interface DraftProposal {
   /** [steps * topK] candidate ids, best first within each step. */
   tokens: Int32Array;
+  /** [steps * topK] the draft's log-probabilities of those candidates. */
+  logprobs: Float32Array;
   steps: number;
   topK: number;
 }
 
+/**
+ * Context positions a windowed draft attends to: its training windows were 256 tokens, so older positions
+ * cost time without helping its guesses.
+ */
+export const DRAFT_WINDOW = 256;
+
 export class DraftRunner {
+  /** Whether the graph takes a window of the context (`position_offset`) or the whole of it. */
+  private readonly windowed: boolean;
+
   constructor(
     private readonly session: Session,
     readonly cache: KvCache,
     private readonly width: number,
-  ) {}
+  ) {
+    this.windowed = session.inputNames.includes('position_offset');
+  }
 
   static layout(model: LoadedModel, capacity: number): CacheLayout {
     const d = model.manifest.draft!;
@@ -121,19 +134,26 @@ export class DraftRunner {
   async propose(hidden: Float32Array, trigram: readonly [number, number, number]): Promise<DraftProposal> {
     const ort = loadOrt();
     const n = hidden.length / this.width;
-    const outputs = await this.session.run({
+    const feeds: Record<string, Tensor> = {
       hidden_states: new ort.Tensor('float32', hidden, [1, n, this.width]),
       tokens: new ort.Tensor('int64', int64(trigram), [1, 3]),
-      ...this.cache.pastFeeds(),
-    });
+    };
+    if (this.windowed) {
+      const window = this.cache.window(DRAFT_WINDOW);
+      Object.assign(feeds, window.feeds, { position_offset: new ort.Tensor('int64', BigInt64Array.from([BigInt(window.offset)]), [1]) });
+    } else {
+      Object.assign(feeds, this.cache.pastFeeds());
+    }
+    const outputs = await this.session.run(feeds);
     await this.cache.commit(outputs, Array.from({ length: n }, (_, i) => i));
     const raw = outputs.draft_tokens!;
     const [, steps, topK] = raw.dims as number[];
     const ids = raw.data as BigInt64Array;
     const tokens = new Int32Array(ids.length);
     for (let i = 0; i < ids.length; i++) tokens[i] = Number(ids[i]);
+    const logprobs = Float32Array.from(outputs.draft_logprobs!.data as Float32Array);
     disposeDeviceOutputs(outputs);
-    return { tokens, steps: steps!, topK: topK! };
+    return { tokens, logprobs, steps: steps!, topK: topK! };
   }
 }
 

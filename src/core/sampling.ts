@@ -1,6 +1,6 @@
 /**
- * Token choice: greedy argmax, seeded sampling with temperature / top-k / top-p, and the acceptance
- * rule of lossless speculative sampling.
+ * Token choice: greedy argmax, and seeded sampling with temperature / top-k / top-p whose draws are keyed
+ * by output position (step.ts uses them for lossless sampled verification).
  */
 
 export interface SamplingParams {
@@ -31,6 +31,23 @@ export class Rng {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+}
+
+/**
+ * Uniform draws keyed by output position: the draw for the n-th generated token depends only on the seed
+ * and n. Sampling each token as inverse-CDF(p, draw) then gives the same text for the same seed whatever
+ * the speculation did (which tokens were proposed, how many steps it took): every mode, every tree policy.
+ */
+export class PositionDraws {
+  constructor(private readonly seed: number) {}
+
+  at(position: number): number {
+    // splitmix32-style mixing of (seed, position) into an independent-looking uniform in [0, 1)
+    let h = (Math.imul(this.seed ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(position + 1, 0x85ebca6b)) >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+    return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
   }
 }
 
@@ -98,7 +115,11 @@ function normalise(p: Float32Array): void {
 }
 
 export function sample(p: Float32Array, rng: Rng): number {
-  const u = rng.next();
+  return sampleAt(p, rng.next());
+}
+
+/** The token whose cumulative probability interval holds `u` (inverse CDF). */
+export function sampleAt(p: Float32Array, u: number): number {
   let cumulative = 0;
   let last = 0;
   for (let i = 0; i < p.length; i++) {
@@ -108,31 +129,4 @@ export function sample(p: Float32Array, rng: Rng): number {
     if (u < cumulative) return i;
   }
   return last; // rounding left u above the total: the last token with mass
-}
-
-export interface Candidate {
-  token: number;
-  /** The draft distribution the candidate was drawn from; null for a deterministic (one-hot) proposal. */
-  q: Float32Array | null;
-}
-
-/**
- * Lossless speculative sampling over a node's candidate children (SpecInfer's multi-candidate rule):
- * candidate i is accepted with probability min(1, p(x_i) / q_i(x_i)); on rejection the target
- * distribution becomes norm(max(0, p - q_i)) and the next candidate is tried; if all are rejected,
- * the token is drawn from what remains. The result is distributed exactly as p. `p` is consumed.
- */
-export function verifyCandidates(p: Float32Array, candidates: readonly Candidate[], rng: Rng): { accepted: number; token: number } {
-  for (let i = 0; i < candidates.length; i++) {
-    const { token, q } = candidates[i]!;
-    const qx = q === null ? 1 : q[token]!;
-    if (qx > 0 && rng.next() < Math.min(1, p[token]! / qx)) return { accepted: i, token };
-    if (q === null) {
-      p[token] = 0;
-    } else {
-      for (let v = 0; v < p.length; v++) p[v] = Math.max(0, p[v]! - q[v]!);
-    }
-    normalise(p);
-  }
-  return { accepted: -1, token: sample(p, rng) };
 }

@@ -17,8 +17,10 @@ export interface GenerationStats {
   /** Accepted tokens proposed by the Chimera draft, and by prompt lookup. */
   acceptedFromDraft: number;
   acceptedFromLookup: number;
-  /** Steps that ran the draft (it sits out steps where prompt lookup has a long match). */
+  /** Steps that ran the draft (the tree policy skips it where it does not pay). */
   draftCalls: number;
+  /** Tree nodes verified, root included, over all steps (mean tree size = treeNodes / steps). */
+  treeNodes: number;
   /** Tokens produced per target pass: accepted drafts plus the target's own next token (EAGLE's tau). */
   meanAcceptedLength: number;
   prefillMs: number;
@@ -36,7 +38,7 @@ export interface GenerationStats {
 export function newStats(mode: DecodingMode): GenerationStats {
   return {
     mode, promptTokens: 0, reusedTokens: 0, truncatedPrompt: false, generatedTokens: 0, steps: 0, drafted: 0, accepted: 0,
-    acceptedFromDraft: 0, acceptedFromLookup: 0, draftCalls: 0,
+    acceptedFromDraft: 0, acceptedFromLookup: 0, draftCalls: 0, treeNodes: 0,
     meanAcceptedLength: 0, prefillMs: 0, firstTokenMs: 0, decodeMs: 0, totalMs: 0, decodeTokensPerSecond: 0, tokensPerSecond: 0,
     cancelled: false, startedAt: performance.now(),
   };

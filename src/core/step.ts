@@ -4,7 +4,7 @@
  */
 import type { Continuation } from './ngram';
 import type { DraftProposal } from './runner';
-import { argmax, distribution, isGreedy, verifyCandidates, type Rng, type SamplingParams } from './sampling';
+import { argmax, distribution, isGreedy, sampleAt, type PositionDraws, type SamplingParams } from './sampling';
 import { TokenTree, type DraftTree, type TreeShape } from './tree';
 
 export interface ProposeInput {
@@ -44,23 +44,26 @@ export function acceptGreedy(tree: TokenTree, shape: TreeShape, logits: Float32A
 }
 
 /**
- * Sampling: at each node, the children are candidates drawn deterministically from the draft (q is
- * one-hot), verified with the lossless rule; the walk ends with a token drawn from what is left.
+ * Sampling: at each node the target's token is drawn from its own distribution, with the draw of that
+ * output position (`first` is the position after the root), and the walk follows the child holding it.
+ * The children are deterministic proposals (one-hot q), for which this is the lossless rule: each token
+ * is distributed exactly as the target's p given the accepted prefix. Because the draw depends only on the
+ * position, the text for a seed does not depend on what was proposed.
  */
-export function acceptSampled(tree: TokenTree, shape: TreeShape, logits: Float32Array, vocab: number, params: SamplingParams, rng: Rng): Acceptance {
+export function acceptSampled(tree: TokenTree, shape: TreeShape, logits: Float32Array, vocab: number, params: SamplingParams, draws: PositionDraws, first: number): Acceptance {
   const path = [0];
   for (;;) {
     const node = path[path.length - 1]!;
-    const p = distribution(logits, node * vocab, vocab, params);
-    const kids = shape.children[node]!;
-    const { accepted, token } = verifyCandidates(p, kids.map((c) => ({ token: tree.tokens[c]!, q: null })), rng);
-    if (accepted === -1) return { path, bonus: token };
-    path.push(kids[accepted]!);
+    const token = sampleAt(distribution(logits, node * vocab, vocab, params), draws.at(first + path.length - 1));
+    const next = shape.children[node]!.find((c) => tree.tokens[c] === token);
+    if (next === undefined) return { path, bonus: token };
+    path.push(next);
   }
 }
 
-export function accept(tree: TokenTree, shape: TreeShape, logits: Float32Array, vocab: number, params: SamplingParams, rng: Rng): Acceptance {
-  return isGreedy(params) ? acceptGreedy(tree, shape, logits, vocab) : acceptSampled(tree, shape, logits, vocab, params, rng);
+/** `first`: the output position of the token after the root (sampling only). */
+export function accept(tree: TokenTree, shape: TreeShape, logits: Float32Array, vocab: number, params: SamplingParams, draws: PositionDraws, first: number): Acceptance {
+  return isGreedy(params) ? acceptGreedy(tree, shape, logits, vocab) : acceptSampled(tree, shape, logits, vocab, params, draws, first);
 }
 
 /** Rows [rows * width] gathered from a [*, width] buffer. */
@@ -70,9 +73,8 @@ export function gatherRows(buffer: Float32Array, rows: readonly number[], width:
   return out;
 }
 
-/** Chooses the first token from a prefill's last logits row. */
-export function chooseFirst(logits: Float32Array, vocab: number, params: SamplingParams, rng: Rng): number {
+/** Chooses the first token (output position 0) from a prefill's last logits row. */
+export function chooseFirst(logits: Float32Array, vocab: number, params: SamplingParams, draws: PositionDraws): number {
   if (isGreedy(params)) return argmax(logits, 0, vocab);
-  const { token } = verifyCandidates(distribution(logits, 0, vocab, params), [], rng);
-  return token;
+  return sampleAt(distribution(logits, 0, vocab, params), draws.at(0));
 }

@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { argmax, distribution, Rng, sample, top2Margin, verifyCandidates, type Candidate } from '../../src/core/sampling';
+import { argmax, distribution, PositionDraws, Rng, sample, top2Margin } from '../../src/core/sampling';
+import { acceptSampled } from '../../src/core/step';
+import { buildShape, TokenTree } from '../../src/core/tree';
 
 /** Pearson's chi-square statistic of observed counts against expected probabilities. */
 function chiSquare(counts: number[], probs: number[], n: number): number {
@@ -42,47 +44,93 @@ describe('token choice', () => {
 describe('lossless speculative sampling', () => {
   const p = [0.1, 0.4, 0.05, 0.3, 0.15];
   const n = 40000;
+  const logits = Float32Array.from(p.map((x) => Math.log(x)));
+  const params = { temperature: 1, topK: 0, topP: 1 };
 
-  function tally(draw: (rng: Rng) => number): number[] {
-    const rng = new Rng(7);
+  function tally(draw: (seed: number) => number): number[] {
     const counts = new Array(p.length).fill(0);
-    for (let i = 0; i < n; i++) counts[draw(rng)]++;
+    for (let i = 0; i < n; i++) counts[draw(i)]++;
     return counts;
   }
 
+  /** The first token a sampled verification step emits after a root with these proposals as children. */
+  function firstToken(children: number[], seed: number): number {
+    const tree = new TokenTree(9);
+    for (const c of children) tree.add(0, c, 'draft');
+    const { path, bonus } = acceptSampled(tree, buildShape(tree.parents), logits, p.length, params, new PositionDraws(seed), 0);
+    return path.length > 1 ? tree.tokens[path[1]!]! : bonus;
+  }
+
   it('plain sampling matches the distribution (control)', () => {
-    const counts = tally((rng) => sample(Float32Array.from(p), rng));
+    const rng = new Rng(7);
+    const counts = tally(() => sample(Float32Array.from(p), rng));
     assert.ok(chiSquare(counts, p, n) < CHI2_4DOF_999, `chi2 ${chiSquare(counts, p, n)}`);
   });
 
-  it('preserves the target distribution with a fixed sampled draft q', () => {
-    const q = Float32Array.from([0.5, 0.1, 0.2, 0.1, 0.1]); // deliberately unlike p
+  it('preserves the target distribution with no proposals, one, or several (one-hot, as the engine drafts)', () => {
+    for (const children of [[], [3], [3, 0], [2, 4, 1]]) {
+      const counts = tally((seed) => firstToken(children, seed));
+      assert.ok(chiSquare(counts, p, n) < CHI2_4DOF_999, `children ${children}: chi2 ${chiSquare(counts, p, n)} counts ${counts}`);
+    }
+  });
+
+  it('accepts a proposal exactly as often as the target would have chosen it', () => {
     let accepted = 0;
-    const counts = tally((rng) => {
-      const candidate: Candidate = { token: sample(q, rng), q };
-      const r = verifyCandidates(Float32Array.from(p), [candidate], rng);
-      if (r.accepted === 0) accepted++;
-      return r.token;
+    tally((seed) => {
+      const token = firstToken([3], seed);
+      if (token === 3) accepted++;
+      return token;
     });
-    assert.ok(chiSquare(counts, p, n) < CHI2_4DOF_999, `chi2 ${chiSquare(counts, p, n)} counts ${counts}`);
-    // acceptance rate of speculative sampling is sum(min(p, q)) = 0.1+0.1+0.05+0.1+0.1
-    assert.ok(Math.abs(accepted / n - 0.45) < 0.02, `acceptance ${accepted / n}`);
-  });
-
-  it('preserves it with two i.i.d. draft candidates', () => {
-    const q = Float32Array.from([0.2, 0.2, 0.2, 0.2, 0.2]);
-    const counts = tally((rng) => verifyCandidates(Float32Array.from(p), [{ token: sample(q, rng), q }, { token: sample(q, rng), q }], rng).token);
-    assert.ok(chiSquare(counts, p, n) < CHI2_4DOF_999, `chi2 ${chiSquare(counts, p, n)}`);
-  });
-
-  it('preserves it with deterministic (one-hot) top-k candidates, as the engine drafts', () => {
-    const counts = tally((rng) => verifyCandidates(Float32Array.from(p), [{ token: 3, q: null }, { token: 0, q: null }], rng).token);
-    assert.ok(chiSquare(counts, p, n) < CHI2_4DOF_999, `chi2 ${chiSquare(counts, p, n)}`);
+    assert.ok(Math.abs(accepted / n - 0.3) < 0.01, `acceptance ${accepted / n}`);
   });
 
   it('a biased verifier is caught by the same test (the test has power)', () => {
-    // accepting a one-hot candidate outright would over-sample token 3
-    const counts = tally((rng) => (rng.next() < 0.5 ? 3 : sample(Float32Array.from(p), rng)));
+    // accepting a one-hot candidate outright half the time would over-sample token 3
+    const rng = new Rng(11);
+    const counts = tally((seed) => (rng.next() < 0.5 ? 3 : firstToken([], seed)));
     assert.ok(chiSquare(counts, p, n) > CHI2_4DOF_999);
   });
 });
+
+describe('sampled verification of a token tree', () => {
+  // Two positions, vocabulary of 4. Root's row and child rows: the walk draws each position from its row.
+  const vocab = 4;
+  const rows = [
+    [0.1, 0.6, 0.2, 0.1], // after the root
+    [0.25, 0.25, 0.25, 0.25], // after child token 1
+    [0.7, 0.1, 0.1, 0.1], // after child token 2
+  ];
+  const logits = Float32Array.from(rows.flatMap((r) => r.map((p) => Math.log(p))));
+  const tree = new TokenTree(9);
+  tree.add(0, 1, 'draft');
+  tree.add(0, 2, 'ngram');
+  const shape = buildShape(tree.parents);
+  const params = { temperature: 1, topK: 0, topP: 1 };
+
+  it('draws every position from the target distribution, whatever was proposed', () => {
+    const first = [0, 0, 0, 0];
+    const second = new Map<string, number>();
+    const n = 40000;
+    for (let seed = 0; seed < n; seed++) {
+      const { path, bonus } = acceptSampled(tree, shape, logits, vocab, params, new PositionDraws(seed), 5);
+      const out = [...path.slice(1).map((node) => tree.tokens[node]!), bonus];
+      first[out[0]!]! += 1;
+      if (out.length > 1) second.set(`${out[0]}${out[1]}`, (second.get(`${out[0]}${out[1]}`) ?? 0) + 1);
+    }
+    rows[0]!.forEach((p, t) => assert.ok(Math.abs(first[t]! / n - p) < 0.01, `token ${t}: ${first[t]! / n} vs ${p}`));
+    // After an accepted child, the next token follows that child's row.
+    assert.ok(Math.abs(second.get('20')! / first[2]! - 0.7) < 0.02);
+    assert.ok(Math.abs(second.get('13')! / first[1]! - 0.25) < 0.02);
+  });
+
+  it('gives the same tokens for a seed with or without proposals', () => {
+    const bare = new TokenTree(9);
+    for (let seed = 0; seed < 200; seed++) {
+      const withTree = acceptSampled(tree, shape, logits, vocab, params, new PositionDraws(seed), 5);
+      const alone = acceptSampled(bare, buildShape(bare.parents), logits, vocab, params, new PositionDraws(seed), 5);
+      const firstWith = withTree.path.length > 1 ? tree.tokens[withTree.path[1]!] : withTree.bonus;
+      assert.equal(firstWith, alone.bonus);
+    }
+  });
+});
+

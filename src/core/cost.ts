@@ -1,0 +1,112 @@
+/**
+ * The measured cost model behind the tree policy: what one verification of T tokens costs, c(T), and what
+ * one draft call costs, on this model, device and thread count.
+ *
+ * How c(T) grows with T depends on everything at once (a small model on a CPU is bound by per-operator
+ * overhead, a large one by weight bytes, a GPU by neither until T is large), so it is measured, not
+ * assumed (Sequoia, vLLM's adaptive verification). A profile is measured at load (a few hundred
+ * milliseconds), cached per model, device, threads and onnxruntime version, and then corrected online from
+ * the step times the decoder observes: the profile runs the target alone, while real steps share the
+ * caches with the draft and run at longer contexts.
+ */
+
+/** Verification sizes a profile measures; c(T) between them is interpolated linearly. */
+export const PROFILE_SIZES = [1, 2, 4, 8, 16, 32] as const;
+
+export interface CostProfile {
+  /** c(T) in milliseconds for each T of PROFILE_SIZES. */
+  targetMs: number[];
+  /** One draft call, in milliseconds (absent for models without a draft). */
+  draftMs?: number;
+  /** Cached positions the profile ran at. */
+  contextTokens: number;
+  /** What the profile is valid for: model files, device, threads, onnxruntime. */
+  key: string;
+  measuredAt: string;
+}
+
+/** Persistence of profiles between engine starts (a file per key in the engine's storage). */
+export interface CostStore {
+  load(key: string): Promise<CostProfile | null>;
+  save(profile: CostProfile): Promise<void>;
+}
+
+/** Online corrections move slowly: one noisy step barely moves them, a persistent shift does. */
+const LEARNING_RATE = 0.05;
+
+export class CostModel {
+  /** Multiplicative correction per PROFILE_SIZES slot, learned from observed steps. */
+  private readonly correction: number[];
+  private draftEstimate: number;
+
+  constructor(readonly profile: CostProfile) {
+    if (profile.targetMs.length !== PROFILE_SIZES.length || profile.targetMs.some((v) => !(v > 0))) {
+      throw new Error('a cost profile needs a positive time for every profiled size');
+    }
+    this.correction = PROFILE_SIZES.map(() => 1);
+    this.draftEstimate = profile.draftMs ?? 0;
+  }
+
+  /** Milliseconds to verify `size` tokens in one target pass (size ≥ 1). */
+  target(size: number): number {
+    return interpolate(size, (i) => this.profile.targetMs[i]! * this.correction[i]!);
+  }
+
+  /** Milliseconds of one draft call. */
+  get draft(): number {
+    return this.draftEstimate;
+  }
+
+  /** Learns from one observed target pass of `size` tokens. */
+  observeTarget(size: number, ms: number): void {
+    if (!(ms > 0) || !Number.isFinite(ms)) return;
+    const ratio = ms / this.target(size);
+    // Spread the error over the two profiled sizes around `size`, by proximity.
+    const [lo, hi, w] = bracket(size);
+    const clamped = Math.min(4, Math.max(0.25, ratio));
+    this.correction[lo] = this.correction[lo]! * (1 + LEARNING_RATE * (1 - w) * (clamped - 1));
+    if (hi !== lo) this.correction[hi] = this.correction[hi]! * (1 + LEARNING_RATE * w * (clamped - 1));
+  }
+
+  observeDraft(ms: number): void {
+    if (!(ms > 0) || !Number.isFinite(ms)) return;
+    this.draftEstimate = this.draftEstimate > 0 ? this.draftEstimate + LEARNING_RATE * (ms - this.draftEstimate) : ms;
+  }
+
+  /** The current estimates at the profiled sizes, for `chimera bench --profile` and logs. */
+  table(): { size: number; ms: number; relative: number }[] {
+    const one = this.target(1);
+    return PROFILE_SIZES.map((size) => ({ size, ms: round(this.target(size)), relative: round(this.target(size) / one) }));
+  }
+}
+
+/** A neutral starting point until a profile exists: c(T) grows by 4 % per token, the draft costs a third. */
+export function defaultProfile(key = 'default'): CostProfile {
+  return { targetMs: PROFILE_SIZES.map((t) => 1 + 0.04 * (t - 1)), draftMs: 0.33, contextTokens: 0, key, measuredAt: '' };
+}
+
+function bracket(size: number): [number, number, number] {
+  const last = PROFILE_SIZES.length - 1;
+  if (size <= PROFILE_SIZES[0]) return [0, 0, 0];
+  if (size >= PROFILE_SIZES[last]) return [last, last, 0];
+  let i = 0;
+  while (PROFILE_SIZES[i + 1]! < size) i++;
+  const lo = PROFILE_SIZES[i]!;
+  const hi = PROFILE_SIZES[i + 1]!;
+  return [i, i + 1, (size - lo) / (hi - lo)];
+}
+
+function interpolate(size: number, at: (i: number) => number): number {
+  const last = PROFILE_SIZES.length - 1;
+  if (size > PROFILE_SIZES[last]) {
+    // Beyond the table, extrapolate with the last segment's slope per token.
+    const slope = (at(last) - at(last - 1)) / (PROFILE_SIZES[last] - PROFILE_SIZES[last - 1]!);
+    return at(last) + Math.max(0, slope) * (size - PROFILE_SIZES[last]);
+  }
+  const [lo, hi, w] = bracket(size);
+  return at(lo) * (1 - w) + at(hi) * w;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,139 @@
+/**
+ * Measures a loaded model's cost profile (cost.ts): the target's c(T) for every profiled T on a cache of a
+ * few hundred positions, and one draft call, on the device and threads the model was loaded with.
+ * Profiles are cached by a key naming everything they depend on, so a model is measured once per machine
+ * set-up; a fresh measurement takes a few hundred milliseconds for small models.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { cpus, homedir } from 'node:os';
+import { join } from 'node:path';
+import { CostModel, PROFILE_SIZES, type CostProfile, type CostStore } from './cost';
+import type { LoadedModel } from './model';
+import { createCache, disposeDeviceOutputs, DraftRunner, TargetRunner } from './runner';
+import { loadOrt, type Logger } from './session';
+import { buildShape } from './tree';
+
+const PROFILE_VERSION = 1;
+const REPEATS = 5;
+
+type Measurable = Omit<LoadedModel, 'costs' | 'dispose'>;
+
+/** What a profile depends on: the model's files, the device, the threads and the runtime. */
+export function profileKey(model: Measurable, threads: number): string {
+  const files = model.manifest.files;
+  const versions = loadOrt().env.versions as { node?: string; common?: string };
+  const ort = versions.node ?? versions.common ?? 'unknown';
+  return [`v${PROFILE_VERSION}`, files.target.sha256, files.draft?.sha256 ?? 'no-draft', model.device.kind, `threads ${threads}`, `ort ${ort}`, cpus()[0]?.model ?? 'cpu'].join('|');
+}
+
+/** The model's cost model: from the store when it has this key, else measured now (and stored). */
+export async function loadCosts(model: Measurable, threads: number, store: CostStore | null, log: Logger): Promise<CostModel> {
+  const key = profileKey(model, threads);
+  const cached = await store?.load(key).catch(() => null);
+  if (cached) return new CostModel(cached);
+  const started = performance.now();
+  const profile = await measureProfile(model, key);
+  log('info', `cost profile measured in ${Math.round(performance.now() - started)} ms: c(T) ${profile.targetMs.map((v) => v.toFixed(2)).join(' / ')} ms for T = ${PROFILE_SIZES.join(' / ')}${profile.draftMs !== undefined ? `, draft ${profile.draftMs.toFixed(2)} ms` : ''}`);
+  await store?.save(profile).catch((err: unknown) => log('warn', `cannot save the cost profile: ${(err as Error).message}`));
+  return new CostModel(profile);
+}
+
+export async function measureProfile(model: Measurable, key: string): Promise<CostProfile> {
+  const m = model.manifest.model;
+  const context = Math.max(16, Math.min(512, Math.floor(m.max_context / 2)));
+  const capacity = context + PROFILE_SIZES[PROFILE_SIZES.length - 1];
+  const cache = await createCache(model as LoadedModel, TargetRunner.layout(model as LoadedModel, capacity));
+  const runner = new TargetRunner(model.target, cache, { vocab: m.vocab_size, width: m.d_model });
+  try {
+    const tokens = Array.from({ length: capacity }, (_, i) => 16 + ((i * 7919) % Math.max(1, m.vocab_size - 16)));
+    const hidden = await fill(runner, tokens.slice(0, context));
+    const targetMs: number[] = [];
+    for (const size of PROFILE_SIZES) {
+      const block = tokens.slice(context, context + size);
+      const shape = size > 1 ? buildShape(block.map((_, i) => i - 1)) : undefined;
+      targetMs.push(await median(async () => disposeDeviceOutputs((await runner.forward(block, size, shape)).outputs)));
+    }
+    const draftMs = model.draft ? await measureDraft(model, hidden, context) : undefined;
+    return { targetMs, draftMs, contextTokens: context, key, measuredAt: new Date().toISOString() };
+  } finally {
+    cache.dispose();
+  }
+}
+
+/** Runs the prompt into the cache; returns the hidden states (the draft's context). */
+async function fill(runner: TargetRunner, tokens: readonly number[]): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for (let start = 0; start < tokens.length; start += 256) {
+    const chunk = tokens.slice(start, start + 256);
+    const out = await runner.forward(chunk, 1);
+    await runner.cache.commit(out.outputs, chunk.map((_, i) => i));
+    disposeDeviceOutputs(out.outputs);
+    parts.push(Float32Array.from(out.hidden));
+  }
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
+}
+
+async function measureDraft(model: Measurable, hidden: Float32Array, context: number): Promise<number> {
+  const width = model.manifest.model.d_model;
+  const cache = await createCache(model as LoadedModel, DraftRunner.layout(model as LoadedModel, context + 8));
+  const draft = new DraftRunner(model.draft!, cache, width);
+  try {
+    await draft.propose(hidden.subarray(0, (context - 2) * width), [1, 2, 3]);
+    // A typical call: the two positions verified since the last one.
+    return await median(async () => {
+      await draft.propose(hidden.subarray((context - 2) * width, context * width), [1, 2, 3]);
+      await cache.truncate(context - 2);
+    });
+  } finally {
+    cache.dispose();
+  }
+}
+
+async function median(run: () => Promise<void>): Promise<number> {
+  await run(); // warm-up: first runs allocate and pack
+  const times: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** Profiles as JSON files, one per key, in the engine's cache folder. */
+export class FileCostStore implements CostStore {
+  constructor(private readonly dir: string) {}
+
+  private file(key: string): string {
+    return join(this.dir, `cost-${createHash('sha256').update(key).digest('hex').slice(0, 24)}.json`);
+  }
+
+  async load(key: string): Promise<CostProfile | null> {
+    try {
+      const profile = JSON.parse(await readFile(this.file(key), 'utf8')) as CostProfile;
+      return profile.key === key && Array.isArray(profile.targetMs) && profile.targetMs.length === PROFILE_SIZES.length ? profile : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async save(profile: CostProfile): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const file = this.file(profile.key);
+    await writeFile(`${file}.tmp`, JSON.stringify(profile, null, 1));
+    await rename(`${file}.tmp`, file); // readers never see a half-written profile
+  }
+}
+
+/** Where the engine keeps caches: CHIMERA_CACHE_DIR, else the XDG cache folder. */
+export function defaultCacheDir(): string {
+  return process.env.CHIMERA_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'chimera-code');
+}
