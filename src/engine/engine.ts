@@ -8,6 +8,7 @@ import { DecodingSession, type GenerateRequest, type GenerationResult as CoreRes
 import { answerRoom, splitContext } from '../core/bounds';
 import { DeviceError, PackageError } from '../core/errors';
 import { loadModel, type LoadedModel } from '../core/model';
+import { defaultCacheDir, FileCostStore } from '../core/profile';
 import type { Logger } from '../core/session';
 import { TemplateRegistry, type Prompt } from '../core/templates';
 import * as P from '../protocol';
@@ -81,7 +82,7 @@ export class Engine {
     const dir = modelPath.trim() === '' ? bundledModelDir() : modelPath;
     let model: LoadedModel;
     try {
-      model = await loadModel(dir, { device, log: this.log });
+      model = await loadModel(dir, { device, log: this.log, costStore: new FileCostStore(defaultCacheDir()) });
     } catch (err) {
       if (err instanceof PackageError) throw new EngineLoadError(P.ErrorCodes.ModelLoadFailed, err.message, { file: err.file });
       if (err instanceof DeviceError) throw new EngineLoadError(P.ErrorCodes.DeviceUnavailable, err.message, { device });
