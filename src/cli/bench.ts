@@ -161,6 +161,7 @@ export async function runBench(args: BenchArgs): Promise<void> {
       costModel: model.costs.table(),
       draftMsPerCall: round(model.costs.draft),
       draftGainByLookupLevel: session.treePolicy.draftGains(),
+      acceptance: session.treePolicy.stats.snapshot(),
       modes: Object.fromEntries(modes.map((m) => [m, summarise(totals.get(m)!, m === 'autoregressive' ? undefined : baseline)])),
     };
     process.stdout.write(JSON.stringify(report, null, args.json ? 2 : 2) + '\n');

@@ -152,7 +152,7 @@ export class DecodingSession {
 
   private async reset(): Promise<void> {
     await this.target.cache.truncate(0);
-    await this.draft?.cache.truncate(0);
+    await this.draft?.truncate(0);
     this.cached = [];
     this.backlog.clear();
   }
@@ -182,6 +182,9 @@ export class DecodingSession {
     let delta = emitter.push([root]);
     if (delta) yield delta;
     let lastYield = performance.now();
+    // The draft's context for the prompt is part of prompt processing, so its first call (which takes in
+    // the prompt's last window) runs here, outside the per-step cost the policy weighs it by.
+    let pending = mode === 'chimera' && this.draft && !emitter.done ? await this.draft.propose(this.backlog.take(this.target.width), this.trigram(root)) : null;
 
     while (!emitter.done) {
       if (performance.now() - lastYield >= YIELD_EVERY_MS) {
@@ -201,11 +204,13 @@ export class DecodingSession {
       const lookup = history ? findContinuation(history, this.ngram) : null;
       const plan = this.policy.plan(mode, root, lookup, room);
       let proposal = null;
-      if (plan.runDraft && this.draft) {
+      if (plan.runDraft && pending) proposal = pending;
+      else if (plan.runDraft && this.draft) {
         const draftStart = performance.now();
         proposal = await this.draft.propose(this.backlog.take(this.target.width), this.trigram(root));
         costs.observeDraft(performance.now() - draftStart);
       }
+      pending = null;
       const choice = this.policy.choose(plan, proposal);
       const tree = choice.tree;
       const shape = this.shapes.get(tree.parents);
@@ -252,7 +257,7 @@ export class DecodingSession {
     this.cached = this.cached.slice(0, common);
     if (this.draft) {
       // The draft knows positions [0, D); the backlog holds [D, cached). Cut both back to `common`.
-      await this.draft.cache.truncate(common);
+      await this.draft.truncate(common);
       this.backlog.truncate(Math.max(0, common - this.draft.cache.length), this.target.width);
     }
     stats.promptTokens = prompt.length;

@@ -34,6 +34,11 @@ export interface KvCache {
   commit(outputs: Record<string, Tensor>, keep: readonly number[]): Promise<void>;
   /** Forgets every position from `length` on. */
   truncate(length: number): Promise<void>;
+  /**
+   * Advances past `rows` positions without storing them (their rows are never read: callers keep their
+   * windows clear of them). Returns false, skipping nothing, where a cache cannot leave rows unset.
+   */
+  skip(rows: number): boolean;
   dispose(): void;
 }
 
@@ -103,6 +108,12 @@ export class CpuKvCache implements KvCache {
     this.used = Math.max(0, Math.min(this.used, length));
   }
 
+  skip(rows: number): boolean {
+    if (this.used + rows > this.layout.capacity) throw new RangeError(`KV cache full: cannot skip ${rows} rows after ${this.used}`);
+    this.used += rows;
+    return true;
+  }
+
   dispose(): void {
     this.used = 0;
   }
@@ -153,6 +164,10 @@ export class DeviceKvCache implements KvCache {
 
   window(): { feeds: Record<string, Tensor>; offset: number } {
     return { feeds: this.pastFeeds(), offset: 0 };
+  }
+
+  skip(): boolean {
+    return false;
   }
 
   async commit(outputs: Record<string, Tensor>, keep: readonly number[]): Promise<void> {

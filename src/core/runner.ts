@@ -107,6 +107,8 @@ export const DRAFT_WINDOW = 256;
 export class DraftRunner {
   /** Whether the graph takes a window of the context (`position_offset`) or the whole of it. */
   private readonly windowed: boolean;
+  /** Cache rows before this position may be unset (skipped), so no window reaches below it. */
+  private validFrom = 0;
 
   constructor(
     private readonly session: Session,
@@ -131,15 +133,16 @@ export class DraftRunner {
    * `hidden` holds the target's hidden states of the positions verified since the last call (at least
    * one: the anchor is the last of them); `trigram` is the last two verified tokens and the root.
    */
-  async propose(hidden: Float32Array, trigram: readonly [number, number, number]): Promise<DraftProposal> {
+  async propose(allHidden: Float32Array, trigram: readonly [number, number, number]): Promise<DraftProposal> {
     const ort = loadOrt();
+    const hidden = this.skipUnseen(allHidden);
     const n = hidden.length / this.width;
     const feeds: Record<string, Tensor> = {
       hidden_states: new ort.Tensor('float32', hidden, [1, n, this.width]),
       tokens: new ort.Tensor('int64', int64(trigram), [1, 3]),
     };
     if (this.windowed) {
-      const window = this.cache.window(DRAFT_WINDOW);
+      const window = this.cache.window(Math.max(0, Math.min(DRAFT_WINDOW, this.cache.length - this.validFrom)));
       Object.assign(feeds, window.feeds, { position_offset: new ort.Tensor('int64', BigInt64Array.from([BigInt(window.offset)]), [1]) });
     } else {
       Object.assign(feeds, this.cache.pastFeeds());
@@ -154,6 +157,26 @@ export class DraftRunner {
     const logprobs = Float32Array.from(outputs.draft_logprobs!.data as Float32Array);
     disposeDeviceOutputs(outputs);
     return { tokens, logprobs, steps: steps!, topK: topK! };
+  }
+
+  /** Follows the cache's rollback: rows from `length` on are gone, and no window reaches stale rows. */
+  async truncate(length: number): Promise<void> {
+    await this.cache.truncate(length);
+    if (this.validFrom > this.cache.length) this.validFrom = this.cache.length;
+  }
+
+  /**
+   * A windowed draft never attends further back than its window, so of a long backlog (the whole prompt
+   * on a request's first call, or a long stretch the draft sat out) only the last window's rows are
+   * computed; the rest are skipped in the cache and kept out of later windows.
+   */
+  private skipUnseen(hidden: Float32Array): Float32Array {
+    const rows = hidden.length / this.width;
+    if (!this.windowed || rows <= DRAFT_WINDOW) return hidden;
+    const skipped = rows - DRAFT_WINDOW;
+    if (!this.cache.skip(skipped)) return hidden;
+    this.validFrom = this.cache.length;
+    return hidden.subarray(skipped * this.width);
   }
 }
 

@@ -26,6 +26,11 @@ DEFAULT_TREE = [
 ]
 
 
+def default_tree(n_steps: int, top_k: int) -> list[list[int]]:
+    """DEFAULT_TREE cut to what a draft with `n_steps` heads and `top_k` candidates can fill."""
+    return [p for p in DEFAULT_TREE if len(p) <= n_steps and max(p) < top_k]
+
+
 class PackageError(ValueError):
     """A package defect. The message starts with the file it concerns."""
 
@@ -82,7 +87,8 @@ def build_manifest(folder: Path, *, name: str, family: str, target_cfg: dict, dr
         "stop_token_ids": stop_ids if stop_ids is not None else
         sorted({special["eot"]["id"], special.get("end", special["eot"])["id"]}),
         "templates": templates if templates is not None else manifest_templates(),
-        "tree": {"paths": tree if tree is not None else DEFAULT_TREE} if draft is not None else None,
+        "tree": {"paths": tree if tree is not None else default_tree(draft["n_steps"], draft["top_k"])}
+        if draft is not None else None,
         "files": files,
         "io": io,
         "metrics": metrics or {},
@@ -99,7 +105,7 @@ def add_draft(folder: Path, manifest: dict, draft_cfg: dict, data_file: str | No
         files["draft_data"] = file_entry(folder, data_file)
     return {**manifest, "draft": draft_section(draft_cfg), "files": files,
             "io": {**manifest["io"], "draft": {"inputs": DRAFT_INPUTS, "outputs": DRAFT_OUTPUTS}},
-            "tree": {"paths": tree if tree is not None else DEFAULT_TREE}}
+            "tree": {"paths": tree if tree is not None else default_tree(draft_cfg["n_steps"], draft_cfg["top_k"])}}
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
