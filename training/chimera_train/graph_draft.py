@@ -94,7 +94,7 @@ def draft_chain(g: Graph, draft: ChimeraDraft, x: ChainInputs, *, embed: str, st
         step_bias = g.op("Slice", bias, g.const([0]), visible, g.const([3]))
         y = g.op("MultiHeadAttention", q, keys, values, "", "", step_bias, domain=MS, num_heads=cfg.n_heads)
         out = _block_out(g, draft, feat, y, quant)
-        ids, logp = _head(g, draft, out, x.anchor, head, shortlist, k, quant)
+        ids, logp = _head(g, draft, out, x.anchor, head, shortlist, k, quant, embed)
         ids_out.append(g.op("Unsqueeze", ids, g.const([2])))
         lp_out.append(g.op("Unsqueeze", logp, g.const([2])))
         if k + 1 < steps:
@@ -201,12 +201,22 @@ def _block_out(g: Graph, draft: ChimeraDraft, feat: str, y: str, quant) -> str:
     return g.op("Add", resid, down)
 
 
-def _head(g: Graph, draft: ChimeraDraft, out: str, anchor: str, head: torch.Tensor, shortlist: str, k: int, quant):
+def _head(g: Graph, draft: ChimeraDraft, out: str, anchor: str, head: torch.Tensor, shortlist: str, k: int, quant,
+          embed: str):
     normed = g.rms_norm(out, "draft.head_norm", draft.head_norm.weight, draft.cfg.norm_eps)
     z = g.op("Add", anchor, g.linear(normed, f"draft.head_proj.{k}", draft.head_proj[k].weight, quant))
-    logp = g.op("LogSoftmax", shared_linear(g, z, "draft.head", head, quant), axis=-1)
+    if _head_is_embedding(draft, head, quant):
+        # Tied head over the whole vocabulary: score against the embedding itself rather than a copy of it.
+        logits = g.op("FusedMatMul", z, embed, domain=MS, transB=1)
+    else:
+        logits = shared_linear(g, z, "draft.head", head, quant)
+    logp = g.op("LogSoftmax", logits, axis=-1)
     values, index = g.op("TopK", logp, g.const([draft.cfg.top_k]), outputs=2, axis=-1)
     return g.op("Gather", shortlist, index), values  # [1,R,k] each
+
+
+def _head_is_embedding(draft: ChimeraDraft, head: torch.Tensor, quant) -> bool:
+    return quant is None and draft.lm_head is None and head.shape[0] == draft.embed.weight.shape[0]
 
 
 def _stack(g: Graph, parts: list[str]) -> str:
