@@ -68,8 +68,15 @@ def example_target_inputs(model: TargetLM, t: int = 3, p: int = 2) -> tuple:
 
 
 def export_target(model: TargetLM, path: Path, external_data: bool = False) -> list[Path]:
-    """Writes target.onnx (and target.onnx.data with `external_data`); returns the files written."""
+    """Writes target.onnx (and target.onnx.data with `external_data`); returns the files written.
+
+    The toolkit's own family is written by hand (graph_target.py: fused operators, weights in MatMul
+    layout); converted checkpoints are still traced here (their fp16 weights need the traced casts)."""
     model.eval()
+    if isinstance(model, TargetLM):
+        from .graph_target import export_target_graph
+
+        return export_target_graph(model, path, external_data)
     n = model.cfg.n_layers
     inputs, outputs = target_input_names(n), target_output_names(n)
     dynamic = {"input_ids": {1: "T"}, "position_ids": {1: "T"}, "attention_bias": {2: "T", 3: "PT"},

@@ -230,6 +230,6 @@ def shared_linear(g: Graph, x: str, name: str, weight: torch.Tensor, quant) -> s
         return g.linear(x, name, weight, quant)
     if quant is None:
         return g.op("MatMul", x, name)
-    n, blocks, _ = g.weights[f"{name}.q"].shape
-    return g.op("MatMulNBits", x, f"{name}.q", f"{name}.scales", domain=MS, K=blocks * quant.block, N=n,
+    n, k = weight.shape
+    return g.op("MatMulNBits", x, f"{name}.q", f"{name}.scales", domain=MS, K=k, N=n,
                 bits=quant.bits, block_size=quant.block, accuracy_level=quant.accuracy_level)

@@ -39,7 +39,7 @@ class Quant:
 
 
 def draft_quant(width: int) -> Quant | None:
-    """int8 blocks for a draft's weights when its width allows them (a multiple of the block size)."""
+    """int8 blocks for a draft's weights (the widths of real models are multiples of the block size)."""
     return Quant(8) if width % Quant().block == 0 else None
 
 
@@ -47,9 +47,9 @@ def quantize_blocks(weight: torch.Tensor, q: Quant) -> tuple[np.ndarray, np.ndar
     """nn.Linear weight [N, K] -> (packed uint8 [N, K/block, block*bits/8], scales float32 [N * K/block])."""
     w = weight.detach().to(torch.float32).cpu().numpy()
     n, k = w.shape
-    if k % q.block:
-        raise ValueError(f"cannot quantize a weight with {k} input features in blocks of {q.block}")
-    blocks = w.reshape(n, k // q.block, q.block)
+    if k % q.block:  # the last block is padded with zeros (MatMulNBits takes ceil(K / block) blocks)
+        w = np.pad(w, ((0, 0), (0, q.block - k % q.block)))
+    blocks = w.reshape(n, -1, q.block)
     top = (1 << (q.bits - 1)) - 1  # 127 or 7
     scale = np.abs(blocks).max(axis=-1, keepdims=True) / top
     scale[scale == 0] = 1.0
