@@ -37,6 +37,8 @@ export interface BenchArgs {
   profile: boolean;
   /** The tree policy: `cost` (measured, dynamic) or `static` (the manifest's tree, draft on every step). */
   tree: TreeKind;
+  /** A cost profile to weigh trees by instead of this machine's (another device's, replayed). */
+  costProfile?: string;
 }
 
 export interface ServeArgs {
@@ -88,6 +90,8 @@ Commands:
                --device auto|gpu|cpu  --repeat N (runs per prompt, default 1)  --json
                --profile   print the measured cost profile: c(T) per verification size, draft ms per call
                --tree cost|static   tree policy: measured-cost dynamic trees (default) or the manifest's fixed tree
+               --cost-profile F     weigh trees by this profile (a --profile report, say of a larger model or a
+                                    GPU) instead of this machine's: shows which trees the policy picks there
   serve      OpenAI-compatible HTTP API on 127.0.0.1. It answers only to loopback host names and refuses
              requests from web pages (Origin), and POST bodies must be application/json.
                --port P (default 8012)  --model DIR  --device auto|gpu|cpu
@@ -195,6 +199,7 @@ function parseBench(flags: Flags): BenchArgs {
     repeat: number(flags, 'repeat', 1, isPositiveInt, 'a positive integer'),
     profile: bool(flags, 'profile'),
     tree: oneOf(flags, 'tree', TREE_KINDS, 'cost'),
+    costProfile: take(flags, 'cost-profile'),
   };
   rejectLeftovers(flags, 'bench');
   if (prompts === undefined && !args.profile) throw new UsageError('bench needs --prompts FILE.jsonl (or --profile)');

@@ -4,7 +4,7 @@
  * cleared before each run, so no mode profits from another's prefix.
  */
 import { availableParallelism, cpus } from 'node:os';
-import { PROFILE_SIZES } from '../core/cost';
+import { CostModel, parseProfile, PROFILE_SIZES } from '../core/cost';
 import { DecodingSession, type DecodingMode, type GenerationResult } from '../core/decoder';
 import type { LoadedModel } from '../core/model';
 import { defaultThreads } from '../core/session';
@@ -119,7 +119,8 @@ function round(n: number): number {
 
 export async function runBench(args: BenchArgs): Promise<void> {
   const model = await openModel(args.model, args.device);
-  const session = await DecodingSession.create(model, { tree: args.tree });
+  const costs = args.costProfile ? new CostModel(parseProfile(await readArgFile(args.costProfile, 'cost profile'), args.costProfile), true) : undefined;
+  const session = await DecodingSession.create(model, { tree: args.tree, costs });
   try {
     if (args.profile) {
       const profile = costReport(model);
@@ -158,8 +159,9 @@ export async function runBench(args: BenchArgs): Promise<void> {
       maxTokens: args.maxTokens,
       greedy: true,
       tree: args.tree,
-      costModel: model.costs.table(),
-      draftMsPerCall: round(model.costs.draft),
+      costModel: (costs ?? model.costs).table(),
+      costProfile: args.costProfile ?? 'measured here',
+      draftMsPerCall: round((costs ?? model.costs).draft),
       draftGainByLookupLevel: session.treePolicy.draftGains(),
       acceptance: session.treePolicy.stats.snapshot(),
       modes: Object.fromEntries(modes.map((m) => [m, summarise(totals.get(m)!, m === 'autoregressive' ? undefined : baseline)])),

@@ -39,7 +39,14 @@ export class CostModel {
   private readonly correction: number[];
   private draftEstimate: number;
 
-  constructor(readonly profile: CostProfile) {
+  /**
+   * `frozen`: keep the profile as given and learn nothing from observed steps (a profile from elsewhere,
+   * replayed to see which trees the policy would choose under it).
+   */
+  constructor(
+    readonly profile: CostProfile,
+    private readonly frozen = false,
+  ) {
     if (profile.targetMs.length !== PROFILE_SIZES.length || profile.targetMs.some((v) => !(v > 0))) {
       throw new Error('a cost profile needs a positive time for every profiled size');
     }
@@ -59,7 +66,7 @@ export class CostModel {
 
   /** Learns from one observed target pass of `size` tokens. */
   observeTarget(size: number, ms: number): void {
-    if (!(ms > 0) || !Number.isFinite(ms)) return;
+    if (this.frozen || !(ms > 0) || !Number.isFinite(ms)) return;
     const ratio = ms / this.target(size);
     // Spread the error over the two profiled sizes around `size`, by proximity.
     const [lo, hi, w] = bracket(size);
@@ -69,7 +76,7 @@ export class CostModel {
   }
 
   observeDraft(ms: number): void {
-    if (!(ms > 0) || !Number.isFinite(ms)) return;
+    if (this.frozen || !(ms > 0) || !Number.isFinite(ms)) return;
     this.draftEstimate = this.draftEstimate > 0 ? this.draftEstimate + LEARNING_RATE * (ms - this.draftEstimate) : ms;
   }
 
@@ -78,6 +85,26 @@ export class CostModel {
     const one = this.target(1);
     return PROFILE_SIZES.map((size) => ({ size, ms: round(this.target(size)), relative: round(this.target(size) / one) }));
   }
+}
+
+/**
+ * A profile from JSON: the cache's own format, or the report `chimera bench --profile` prints (times keyed by
+ * size). Throws, naming the problem, on anything else.
+ */
+export function parseProfile(text: string, where: string): CostProfile {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`${where}: not valid JSON`);
+  }
+  const times = raw.targetMs;
+  const targetMs = Array.isArray(times) ? times.map(Number) : PROFILE_SIZES.map((t) => Number((times as Record<string, unknown> | undefined)?.[t]));
+  if (targetMs.length !== PROFILE_SIZES.length || targetMs.some((v) => !(v > 0))) {
+    throw new Error(`${where}: needs "targetMs" with a positive time for each of T = ${PROFILE_SIZES.join(', ')}`);
+  }
+  const draft = Number(raw.draftMs ?? raw.draftMsPerCall);
+  return { targetMs, draftMs: draft > 0 ? draft : undefined, contextTokens: Number(raw.contextTokens) || 0, key: `file ${where}`, measuredAt: String(raw.measuredAt ?? '') };
 }
 
 /** A neutral starting point until a profile exists: c(T) grows by 4 % per token, the draft costs a third. */

@@ -10,6 +10,7 @@
  * so the next request reuses the longest common prefix (the main latency lever for inline completion).
  */
 import { AbortError, throwIfAborted } from './errors';
+import type { CostModel } from './cost';
 import { Emitter, type FinishReason } from './emitter';
 import type { LoadedModel } from './model';
 import { findContinuation, type NgramOptions } from './ngram';
@@ -54,6 +55,8 @@ export interface SessionOptions {
   prefillChunk?: number;
   /** Where the KV caches live; tests force 'device' to run the GPU code path on the CPU provider. */
   cache?: CacheKind;
+  /** The cost model the tree policy weighs trees by (default: the model's measured one). */
+  costs?: CostModel;
 }
 
 const PREFILL_CHUNK = 256;
@@ -72,6 +75,7 @@ const YIELD_EVERY_MS = 4;
 export class DecodingSession {
   private readonly shapes = new ShapeCache();
   private readonly policy: TreePolicy;
+  private readonly costs: CostModel;
   private readonly treeBudget: number;
   /** Positions kept free after the prompt and the answer: one tree for the static policy, the root otherwise. */
   private readonly reserve: number;
@@ -97,7 +101,8 @@ export class DecodingSession {
     const draftTree = m.draft && m.tree ? draftTreeFromPaths(m.tree.paths, m.draft.n_steps, m.draft.top_k) : null;
     this.treeBudget = options.treeBudget ?? (kind === 'static' ? 16 : MAX_TREE);
     this.reserve = kind === 'static' ? this.treeBudget : 1;
-    this.policy = new TreePolicy({ tree: kind, maxNodes: this.treeBudget, draftTree }, model.costs);
+    this.costs = options.costs ?? model.costs;
+    this.policy = new TreePolicy({ tree: kind, maxNodes: this.treeBudget, draftTree }, this.costs);
     this.ngram = options.ngram ?? (kind === 'static' ? STATIC_NGRAM : POLICY_NGRAM);
     this.prefillChunk = options.prefillChunk ?? PREFILL_CHUNK;
   }
@@ -168,7 +173,7 @@ export class DecodingSession {
     const maxTokens = Math.max(0, Math.min(req.maxTokens, capacity - this.reserve - prompt.length));
     const emitter = new Emitter(this.model.tokenizer, req.stopTokenIds ?? m.stop_token_ids, req.stopStrings ?? [], maxTokens);
     const margins: number[] | undefined = req.recordMargins ? [] : undefined;
-    const costs = this.model.costs;
+    const costs = this.costs;
 
     const prefill = await this.prefill(prompt, req.signal, stats).catch((err: unknown) => {
       if (err instanceof AbortError) stats.cancelled = true;

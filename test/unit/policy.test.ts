@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { AcceptanceStats } from '../../src/core/acceptance';
-import { CostModel, PROFILE_SIZES, type CostProfile } from '../../src/core/cost';
+import { CostModel, parseProfile, PROFILE_SIZES, type CostProfile } from '../../src/core/cost';
 import { TreePolicy } from '../../src/core/policy';
 import type { DraftProposal } from '../../src/core/runner';
 
@@ -48,6 +48,25 @@ describe('cost model', () => {
     assert.ok(Math.abs(costs.target(4) - 1.3) < 1e-9);
     assert.equal(costs.draft, 0.2);
     assert.throws(() => new CostModel({ ...linearProfile(1, 0), targetMs: [1, 2] }), /positive time for every profiled size/);
+  });
+});
+
+describe('cost profiles from files', () => {
+  it('reads the cache format and the --profile report, and a frozen model learns nothing', () => {
+    const report = parseProfile(JSON.stringify({ targetMs: { 1: 2, 2: 2.1, 4: 2.2, 8: 2.5, 16: 3, 32: 4 }, draftMsPerCall: 0.3 }), 'r.json');
+    assert.deepEqual(report.targetMs, [2, 2.1, 2.2, 2.5, 3, 4]);
+    assert.equal(report.draftMs, 0.3);
+    const cached = parseProfile(JSON.stringify(linearProfile(1, 0.1)), 'c.json');
+    assert.equal(cached.targetMs[5], 1 + 0.1 * 31);
+    const frozen = new CostModel(report, true);
+    for (let i = 0; i < 50; i++) frozen.observeTarget(8, 10);
+    assert.equal(frozen.target(8), 2.5);
+  });
+
+  it('names what is wrong with a bad profile', () => {
+    assert.throws(() => parseProfile('{', 'p.json'), /p\.json: not valid JSON/);
+    assert.throws(() => parseProfile(JSON.stringify({ targetMs: { 1: 1, 2: 1 } }), 'p.json'), /p\.json: needs "targetMs"/);
+    assert.throws(() => parseProfile(JSON.stringify({ targetMs: [1, 2, 3, 4, 5, -6] }), 'p.json'), /positive time/);
   });
 });
 
