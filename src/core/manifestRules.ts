@@ -49,6 +49,8 @@ export const TOP_FIELDS: Fields = {
   files: obj(),
   io: obj(),
   metrics: optional(obj()),
+  /** Weight-only quantization of the target (the converter's --quant): bits, block size, accuracy level. */
+  quantization: optional(obj()),
 };
 
 export const MODEL_FIELDS: Fields = {

@@ -34,7 +34,10 @@ export interface VerifyCase {
 }
 
 export interface VerifyCases {
-  tolerance?: number;
+  /** Largest |difference| allowed; null for a quantized package, which is judged by `min_agreement`. */
+  tolerance?: number | null;
+  /** Share of compared rows whose greedy token must match the reference's (quantized packages). */
+  min_agreement?: number;
   cases: VerifyCase[];
 }
 
@@ -45,16 +48,23 @@ export interface StepReport {
   maxHiddenDiff?: number;
   /** Whether every row's best logit is at the same id as the expected row's (among the compared ids). */
   argmaxAgrees?: boolean;
+  /** Rows whose best logit is at the expected row's best id, of `rowsCompared`. */
+  rowsAgreeing?: number;
+  rowsCompared?: number;
   /** The outputs themselves, for steps without expected values. */
   logits?: number[][];
   hidden?: number[][];
 }
 
 export interface VerifyReport {
-  tolerance: number;
+  /** The difference bound checked, or null when the package is judged by greedy-token agreement. */
+  tolerance: number | null;
+  minAgreement: number | null;
   cases: { name: string; pass: boolean; steps: StepReport[] }[];
   maxLogitDiff: number;
   maxHiddenDiff: number;
+  /** Share of logits rows whose greedy token matches the reference's. */
+  top1Agreement: number;
   pass: boolean;
 }
 
@@ -83,6 +93,10 @@ export function parseVerifyCases(text: string, file: string): VerifyCases {
     throw new PackageError(file, `not valid JSON (${(err as Error).message})`);
   }
   if (!Array.isArray(raw?.cases) || raw.cases.length === 0) throw new PackageError(file, 'needs a non-empty "cases" array');
+  const { tolerance, min_agreement: agreement } = raw;
+  if (tolerance !== undefined && tolerance !== null && !(typeof tolerance === 'number' && tolerance > 0)) throw new PackageError(file, '"tolerance" must be a positive number (or null for a quantized package)');
+  if (agreement !== undefined && !(typeof agreement === 'number' && agreement > 0 && agreement <= 1)) throw new PackageError(file, '"min_agreement" must be a number in (0, 1]');
+  if (tolerance === null && agreement === undefined) throw new PackageError(file, 'a package without a "tolerance" needs "min_agreement"');
   raw.cases.forEach((c, i) => {
     if (!Array.isArray(c.steps) || c.steps.length === 0) throw new PackageError(file, `case ${c.name ?? i}: needs a non-empty "steps" array`);
     c.steps.forEach((s, j) => checkStep(s, `case ${c.name ?? i}, step ${j}`, file, j === c.steps.length - 1));
@@ -90,9 +104,10 @@ export function parseVerifyCases(text: string, file: string): VerifyCases {
   return raw;
 }
 
-function compareRows(actual: Float32Array, width: number, expected: number[][], columns: number[] | undefined): { max: number; argmaxAgrees: boolean } {
+function compareRows(actual: Float32Array, width: number, expected: number[][], columns: number[] | undefined): { max: number; argmaxAgrees: boolean; agreeing: number } {
   let max = 0;
   let agrees = true;
+  let agreeing = 0;
   expected.forEach((row, r) => {
     let bestA = -Infinity;
     let bestE = -Infinity;
@@ -105,8 +120,9 @@ function compareRows(actual: Float32Array, width: number, expected: number[][], 
       if (want > bestE) [bestE, argE] = [want, k];
     });
     agrees &&= argA === argE;
+    if (argA === argE) agreeing++;
   });
-  return { max, argmaxAgrees: agrees };
+  return { max, argmaxAgrees: agrees, agreeing };
 }
 
 function rows(data: Float32Array, count: number, width: number): number[][] {
@@ -127,7 +143,7 @@ async function runCase(model: LoadedModel, c: VerifyCase): Promise<StepReport[]>
       if (step.expect) {
         const logits = compareRows(out.logits, m.vocab_size, step.expect.logits, step.expect.logit_ids);
         const hidden = compareRows(out.hidden, m.d_model, step.expect.hidden, step.expect.hidden_dims);
-        Object.assign(report, { maxLogitDiff: logits.max, maxHiddenDiff: hidden.max, argmaxAgrees: logits.argmaxAgrees });
+        Object.assign(report, { maxLogitDiff: logits.max, maxHiddenDiff: hidden.max, argmaxAgrees: logits.argmaxAgrees, rowsAgreeing: logits.agreeing, rowsCompared: step.expect.logits.length });
       } else {
         Object.assign(report, { logits: rows(out.logits, keep, m.vocab_size), hidden: rows(out.hidden, step.tokens.length, m.d_model) });
       }
@@ -141,18 +157,29 @@ async function runCase(model: LoadedModel, c: VerifyCase): Promise<StepReport[]>
   return reports;
 }
 
-/** Runs every case; a step passes when both its differences are within `tolerance`. */
-export async function verifyModel(model: LoadedModel, cases: VerifyCases, tolerance: number): Promise<VerifyReport> {
-  const report: VerifyReport = { tolerance, cases: [], maxLogitDiff: 0, maxHiddenDiff: 0, pass: true };
+/**
+ * Runs every case. With a `tolerance`, a step passes when both its differences are within it; without one
+ * (a quantized package), the whole run passes when the share of rows whose greedy token matches the
+ * reference reaches `minAgreement`, and the differences are reported as they are.
+ */
+export async function verifyModel(model: LoadedModel, cases: VerifyCases, tolerance: number | null, minAgreement: number | null = null): Promise<VerifyReport> {
+  if (tolerance === null && minAgreement === null) throw new Error('verify needs a tolerance or a minimum agreement');
+  const report: VerifyReport = { tolerance, minAgreement, cases: [], maxLogitDiff: 0, maxHiddenDiff: 0, top1Agreement: 1, pass: true };
+  let agreeing = 0;
+  let compared = 0;
   for (const c of cases.cases) {
     const steps = await runCase(model, c);
-    const pass = steps.every((s) => (s.maxLogitDiff ?? 0) <= tolerance && (s.maxHiddenDiff ?? 0) <= tolerance);
+    const pass = tolerance === null || steps.every((s) => (s.maxLogitDiff ?? 0) <= tolerance && (s.maxHiddenDiff ?? 0) <= tolerance);
     for (const s of steps) {
       report.maxLogitDiff = Math.max(report.maxLogitDiff, s.maxLogitDiff ?? 0);
       report.maxHiddenDiff = Math.max(report.maxHiddenDiff, s.maxHiddenDiff ?? 0);
+      agreeing += s.rowsAgreeing ?? 0;
+      compared += s.rowsCompared ?? 0;
     }
     report.cases.push({ name: c.name, pass, steps });
     report.pass &&= pass;
   }
+  report.top1Agreement = compared > 0 ? agreeing / compared : 1;
+  if (minAgreement !== null) report.pass &&= report.top1Agreement >= minAgreement;
   return report;
 }

@@ -74,3 +74,29 @@ describe('a converted Hugging Face package (Qwen2 family)', function () {
     }
   });
 });
+
+describe('quantized converted packages', function () {
+  this.timeout(120_000);
+  for (const quant of ['int8', 'int4'] as const) {
+    it(`${quant}: the manifest records the quantization, and verify reports agreement instead of pretending a 1e-4 tolerance`, async () => {
+      const dir = join(repoRoot, `test/fixtures/converted-qwen2-${quant}`);
+      const model = await loadModel(dir, { device: 'cpu', log: memoryLog().log, costs: 'default' });
+      try {
+        const raw = JSON.parse(await readFile(join(dir, 'chimera.json'), 'utf8')) as { quantization: { bits: number }; model: { dtype: string } };
+        assert.equal(raw.quantization.bits, quant === 'int8' ? 8 : 4);
+        assert.equal(raw.model.dtype, quant);
+        const path = join(dir, 'verify.json');
+        const cases = parseVerifyCases(await readFile(path, 'utf8'), path);
+        assert.equal(cases.tolerance, null);
+        const report = await verifyModel(model, cases, null, cases.min_agreement ?? null);
+        assert.equal(report.tolerance, null);
+        assert.ok(report.maxLogitDiff > 1e-4, 'a quantized graph is not within fp32 rounding of the reference');
+        assert.ok(report.top1Agreement > 0 && report.top1Agreement <= 1);
+        if (quant === 'int8') assert.ok(report.top1Agreement >= 0.9, `int8 agreement ${report.top1Agreement}`);
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
+});
+

@@ -3,7 +3,9 @@ import * as assert from 'node:assert/strict';
 import { DecodingSession, type DecodingMode, type GenerateRequest, type GenerationResult } from '../../src/core/decoder';
 import { AbortError } from '../../src/core/errors';
 import { loadModel, type LoadedModel } from '../../src/core/model';
+import { join } from 'node:path';
 import { codePrompts, defaultModelDir, fixtureDir, hasDefaultModel, memoryLog } from '../support/models';
+import { repoRoot } from '../support/paths';
 
 async function collect(session: DecodingSession, req: GenerateRequest): Promise<{ deltas: string[]; result: GenerationResult }> {
   const deltas: string[] = [];
@@ -18,8 +20,8 @@ async function collect(session: DecodingSession, req: GenerateRequest): Promise<
 /** Tolerance from the design: block and step logits may differ in the last bits, so only a near-tie excuses a divergence. */
 const TIE_MARGIN = 1e-4;
 
-function losslessSuite(name: string, dir: () => string, prompts: number, maxTokens: number) {
-  describe(`losslessness on the ${name} (fp32, CPU, greedy)`, function () {
+function losslessSuite(name: string, dir: () => string, prompts: number, maxTokens: number, precision = 'fp32') {
+  describe(`losslessness on the ${name} (${precision}, CPU, greedy)`, function () {
     this.timeout(600_000);
     let model: LoadedModel;
     let session: DecodingSession;
@@ -64,6 +66,10 @@ function losslessSuite(name: string, dir: () => string, prompts: number, maxToke
 }
 
 losslessSuite('fixture', () => fixtureDir, 60, 40);
+// Quantized packages: speculation must reproduce the same package's own autoregressive output (its int8
+// and int4 kernels give every row the same result whatever the block size, accuracy level 4).
+losslessSuite('converted int8 package', () => join(repoRoot, 'test/fixtures/converted-qwen2-int8'), 30, 40, 'int8 weights');
+losslessSuite('converted int4 package', () => join(repoRoot, 'test/fixtures/converted-qwen2-int4'), 30, 40, 'int4 weights');
 if (hasDefaultModel) losslessSuite('default model', () => defaultModelDir, 50, 64);
 
 describe('decoding session', function () {

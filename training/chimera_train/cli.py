@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 DATA = Path("data")
+CONVERTED_FIXTURE = Path("../test/fixtures/converted-qwen2")
 
 
 def cmd_corpus(ns) -> None:
@@ -161,7 +162,7 @@ def cmd_convert(ns) -> int:
     from .hf_model import ConversionError
 
     try:
-        convert(ns.checkpoint, ns.out, dtype=ns.dtype, external=ns.external_data, name=ns.name,
+        convert(ns.checkpoint, ns.out, dtype=ns.dtype, external=ns.external_data, name=ns.name, quant=ns.quant,
                 chat_format=ns.chat_format, log=lambda line: print(line, flush=True))
     except ConversionError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -188,8 +189,9 @@ def cmd_train_draft_hf(ns) -> int:
 def cmd_fixture_converted(ns) -> None:
     from .fixture import build_converted_fixture
 
-    manifest = build_converted_fixture(ns.out, seed=ns.seed)
-    print(json.dumps({"out": str(ns.out), "bytes": sum(f["bytes"] for f in manifest["files"].values())}))
+    out = ns.out if ns.quant is None or ns.out != CONVERTED_FIXTURE else Path(f"{ns.out}-{ns.quant}")
+    manifest = build_converted_fixture(out, seed=ns.seed, quant=ns.quant)
+    print(json.dumps({"out": str(out), "bytes": sum(f["bytes"] for f in manifest["files"].values())}))
 
 
 def cmd_validate(ns) -> int:
@@ -308,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("convert", help="convert a Hugging Face Llama/Qwen2/Mistral checkpoint folder into a package")
     c.add_argument("checkpoint", type=Path, help="folder with config.json, *.safetensors and tokenizer.json")
     c.add_argument("--out", type=Path, required=True, help="package folder to write (its old model files are replaced)")
+    c.add_argument("--quant", choices=["int8", "int4"],
+                   help="store every linear layer and the LM head as int8 or int4 blocks (weight-only, MatMulNBits): "
+                        "4x or ~7x fewer weight bytes per token than fp32; decoding stays lossless within the package")
     c.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32",
                    help="weight precision (graph inputs and outputs stay float32 either way)")
     c.add_argument("--external-data", choices=["auto", "yes", "no"], default="auto",
@@ -337,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.set_defaults(func=cmd_train_draft_hf)
 
     f = sub.add_parser("fixture-converted", help="regenerate the converted Qwen2-style test package")
-    f.add_argument("--out", type=Path, default=Path("../test/fixtures/converted-qwen2"))
+    f.add_argument("--out", type=Path, default=CONVERTED_FIXTURE,
+                   help="package folder (with --quant, the default gains a -int8 / -int4 suffix)")
+    f.add_argument("--quant", choices=["int8", "int4"])
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fixture_converted)
 

@@ -67,16 +67,17 @@ def example_target_inputs(model: TargetLM, t: int = 3, p: int = 2) -> tuple:
     return (ids, pos, causal_bias(t, p), torch.tensor([t]), *past)
 
 
-def export_target(model: TargetLM, path: Path, external_data: bool = False) -> list[Path]:
+def export_target(model: TargetLM, path: Path, external_data: bool = False, quant=None) -> list[Path]:
     """Writes target.onnx (and target.onnx.data with `external_data`); returns the files written.
 
-    The toolkit's own family is written by hand (graph_target.py: fused operators, weights in MatMul
-    layout); converted checkpoints are still traced here (their fp16 weights need the traced casts)."""
+    fp32 and quantized (`quant`, onnx_build.Quant) targets are written by hand (graph_target.py: fused
+    operators, weights in MatMul layout, MatMulNBits blocks); fp16 ones are traced here, for the casts
+    their mixed precision needs."""
     model.eval()
-    if isinstance(model, TargetLM):
+    if quant is not None or next(model.parameters()).dtype == torch.float32:
         from .graph_target import export_target_graph
 
-        return export_target_graph(model, path, external_data)
+        return export_target_graph(model, path, external_data, quant=quant)
     n = model.cfg.n_layers
     inputs, outputs = target_input_names(n), target_output_names(n)
     dynamic = {"input_ids": {1: "T"}, "position_ids": {1: "T"}, "attention_bias": {2: "T", 3: "PT"},

@@ -42,10 +42,11 @@ def build_fixture(tokenizer_path: Path, out: Path, seed: int = 0) -> dict:
                         metrics={"note": "random weights, for tests only"})
 
 
-def build_converted_fixture(out: Path, seed: int = 0, draft_steps: int = 40) -> dict:
+def build_converted_fixture(out: Path, seed: int = 0, draft_steps: int = 40, quant: str | None = None) -> dict:
     """A converted Hugging Face package for the engine tier (under 2 MB): a tiny random Qwen2 checkpoint
-    (grouped-query attention, biases, tied head, ChatML and FIM tokens) through `convert`, with a draft
-    trained for a few steps by `train-draft-hf` on this package's sources."""
+    (grouped-query attention, biases, tied head, ChatML and FIM tokens) through `convert` (with `quant`,
+    int8 or int4 weights), with a draft trained for a few steps by `train-draft-hf` on this package's
+    sources."""
     import json
     import shutil
 
@@ -58,7 +59,8 @@ def build_converted_fixture(out: Path, seed: int = 0, draft_steps: int = 40) -> 
         build_checkpoint("qwen2", root / "checkpoint", seed=seed)
         if out.exists():
             shutil.rmtree(out)
-        convert(root / "checkpoint", out, name="chimera-test-converted-qwen2", log=lambda _: None)
+        convert(root / "checkpoint", out, name=f"chimera-test-converted-qwen2{'-' + quant if quant else ''}",
+                quant=quant, log=lambda _: None)
         (root / "corpus.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in sample_texts()))
         args = HFDraftArgs(run_dir=root / "run", steps=draft_steps, batch_size=4, seq_len=64, eval_every=draft_steps,
                            eval_batches=2, threads=2, device="cpu")

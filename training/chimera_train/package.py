@@ -57,7 +57,7 @@ def draft_section(draft_cfg: dict) -> dict:
 def build_manifest(folder: Path, *, name: str, family: str, target_cfg: dict, draft_cfg: dict | None,
                    special: dict, tree: list[list[int]] | None, metrics: dict | None = None,
                    templates: dict | None = None, stop_ids: list[int] | None = None, extra: dict | None = None,
-                   data_files: dict[str, str] | None = None) -> dict:
+                   data_files: dict[str, str] | None = None, quantization: dict | None = None) -> dict:
     """`templates`/`stop_ids` default to this toolkit's own family; `extra` adds top-level fields (for
     example `add_bos_token`); `data_files` lists more files by role (ONNX external data)."""
     n_layers = target_cfg["n_layers"]
@@ -92,6 +92,7 @@ def build_manifest(folder: Path, *, name: str, family: str, target_cfg: dict, dr
         "files": files,
         "io": io,
         "metrics": metrics or {},
+        **({"quantization": quantization} if quantization else {}),
         **(extra or {}),
     }
 

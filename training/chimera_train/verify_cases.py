@@ -89,8 +89,14 @@ def _rounded(t: torch.Tensor) -> list[list[float]]:
     return [[float(f"{v:.9g}") for v in row] for row in t.tolist()]
 
 
-def write_cases(path: Path, cases: list[dict], tolerance: float, note: str = "") -> None:
-    path.write_text(json.dumps({"tolerance": tolerance, "note": note, "cases": cases}) + "\n")
+def write_cases(path: Path, cases: list[dict], tolerance: float | None, note: str = "",
+                min_agreement: float | None = None) -> None:
+    """`tolerance` bounds every difference; a quantized package has none and is judged by `min_agreement`,
+    the share of rows whose greedy token must match the reference's."""
+    body = {"tolerance": tolerance, "note": note, "cases": cases}
+    if min_agreement is not None:
+        body["min_agreement"] = min_agreement
+    path.write_text(json.dumps(body) + "\n")
 
 
 def compact_expected(cases: list[dict], max_logits: int = 2048, max_hidden: int = 512) -> list[dict]:
