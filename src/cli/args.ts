@@ -22,6 +22,8 @@ export interface GenerateArgs {
   seed: number;
   device: DeviceRequest;
   json: boolean;
+  /** Cap on the context (tokens); the package's own limit still applies. */
+  maxContext?: number;
 }
 
 export interface BenchArgs {
@@ -39,6 +41,8 @@ export interface BenchArgs {
   tree: TreeKind;
   /** A cost profile to weigh trees by instead of this machine's (another device's, replayed). */
   costProfile?: string;
+  /** Cap on the context (tokens); the package's own limit still applies. */
+  maxContext?: number;
 }
 
 export interface ServeArgs {
@@ -49,6 +53,8 @@ export interface ServeArgs {
   token?: string;
   /** Generations admitted at once; more get 503. */
   maxQueue: number;
+  /** Cap on the context (tokens); the package's own limit still applies. */
+  maxContext?: number;
 }
 
 export interface VerifyArgs {
@@ -83,6 +89,7 @@ Commands:
                --mode autoregressive|chimera|ngram   (default chimera, or ngram without a draft)
                --temperature T      (default 0: greedy)   --seed S (default 0)
                --device auto|gpu|cpu (default auto)     --json   print text and statistics as JSON
+               --max-context N      context cap in tokens (default 8192, within the model's own limit)
   bench      Compare decoding modes on the same prompts in one process; prints JSON.
                --model DIR  --prompts FILE.jsonl: one JSON object per line, {"prompt": ..., "suffix"?: ...}
                             (a suffix makes it fill-in-the-middle), or {"task": "edit", "code", "instruction", "language"}
@@ -143,6 +150,12 @@ function number(flags: Flags, name: string, fallback: number, check: (n: number)
   return n;
 }
 
+/** `--max-context N`, present in the parsed arguments only when given. */
+function maxContextFlag(flags: Flags): { maxContext?: number } {
+  if (!flags.has('max-context')) return {};
+  return { maxContext: number(flags, 'max-context', 0, (n) => Number.isInteger(n) && n >= 64, 'an integer of at least 64') };
+}
+
 function oneOf<T extends string>(flags: Flags, name: string, allowed: readonly T[], fallback: T): T {
   const raw = take(flags, name);
   if (raw === undefined) return fallback;
@@ -176,6 +189,7 @@ function parseGenerate(flags: Flags): GenerateArgs {
     seed: number(flags, 'seed', 0, Number.isInteger, 'an integer'),
     device: oneOf(flags, 'device', DEVICES, 'auto'),
     json: bool(flags, 'json'),
+    ...maxContextFlag(flags),
   };
   rejectLeftovers(flags, 'generate');
   if ((args.prompt === undefined) === (args.promptFile === undefined)) throw new UsageError('generate needs exactly one of --prompt TEXT or --prompt-file F');
@@ -200,6 +214,7 @@ function parseBench(flags: Flags): BenchArgs {
     profile: bool(flags, 'profile'),
     tree: oneOf(flags, 'tree', TREE_KINDS, 'cost'),
     costProfile: take(flags, 'cost-profile'),
+    ...maxContextFlag(flags),
   };
   rejectLeftovers(flags, 'bench');
   if (prompts === undefined && !args.profile) throw new UsageError('bench needs --prompts FILE.jsonl (or --profile)');
@@ -213,6 +228,7 @@ function parseServe(flags: Flags): ServeArgs {
     device: oneOf(flags, 'device', DEVICES, 'auto'),
     token: take(flags, 'token'),
     maxQueue: number(flags, 'max-queue', 8, isPositiveInt, 'a positive integer'),
+    ...maxContextFlag(flags),
   };
   rejectLeftovers(flags, 'serve');
   if (args.token !== undefined && args.token.trim() === '') throw new UsageError('--token must not be empty');

@@ -37,7 +37,7 @@ interface ModeTotals {
 
 export async function loadBenchPrompts(path: string, model: LoadedModel, maxTokens: number): Promise<BenchPrompt[]> {
   const templates = new TemplateRegistry(model.manifest, model.tokenizer);
-  const budget = model.manifest.model.max_context - maxTokens - 32;
+  const budget = model.context - maxTokens - 32;
   const lines = (await readArgFile(path, 'prompts file')).split('\n').filter((l) => l.trim().length > 0);
   if (lines.length === 0) throw new Error(`prompts file ${path} has no prompts`);
   return lines.map((line, i) => {
@@ -118,7 +118,7 @@ function round(n: number): number {
 }
 
 export async function runBench(args: BenchArgs): Promise<void> {
-  const model = await openModel(args.model, args.device);
+  const model = await openModel(args.model, args.device, args.maxContext);
   const costs = args.costProfile ? new CostModel(parseProfile(await readArgFile(args.costProfile, 'cost profile'), args.costProfile), true) : undefined;
   const session = await DecodingSession.create(model, { tree: args.tree, costs });
   try {

@@ -20,8 +20,8 @@ export function stderrLogger(): Logger {
 }
 
 /** Loads a package; its cost profile is measured once and kept in the engine's cache folder. */
-export async function openModel(model: string | undefined, device: DeviceRequest): Promise<LoadedModel> {
-  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(defaultCacheDir()) });
+export async function openModel(model: string | undefined, device: DeviceRequest, maxContext?: number): Promise<LoadedModel> {
+  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(defaultCacheDir()), maxContext });
 }
 
 /** Reads a file given on the command line, naming it in the error. */

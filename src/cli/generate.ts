@@ -6,14 +6,14 @@ import type { GenerateArgs } from './args';
 import { openModel, readArgFile } from './common';
 
 export async function runGenerate(args: GenerateArgs): Promise<void> {
-  const model = await openModel(args.model, args.device);
+  const model = await openModel(args.model, args.device, args.maxContext);
   const session = await DecodingSession.create(model);
   const templates = new TemplateRegistry(model.manifest, model.tokenizer);
   try {
     const text = args.prompt ?? (await readArgFile(args.promptFile!, 'prompt file'));
     // The engine's policy (core/bounds.ts): the answer may ask for up to half the context, the prompt
     // keeps the rest, and whatever the prompt leaves is the answer's. Too many tokens asked for is said.
-    const context = model.manifest.model.max_context;
+    const context = model.context;
     const budget = splitContext(context, args.maxTokens).prompt;
     let built: Prompt;
     let stopIds: number[] | undefined;

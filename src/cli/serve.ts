@@ -10,7 +10,7 @@ import { stderrLogger } from './common';
 export async function runServe(args: ServeArgs): Promise<void> {
   const log = stderrLogger();
   const engine = new Engine(log);
-  const info = await engine.load(args.model ?? '', args.device);
+  const info = await engine.load(args.model ?? '', args.device, args.maxContext);
   const token = args.token ?? (process.env.CHIMERA_API_TOKEN?.trim() || undefined);
   const server = await startHttpServer(engine, { port: args.port, token, maxQueue: args.maxQueue, log });
   const access = token ? 'bearer token required' : 'no token';

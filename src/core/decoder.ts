@@ -108,7 +108,7 @@ export class DecodingSession {
   }
 
   static async create(model: LoadedModel, options: SessionOptions = {}): Promise<DecodingSession> {
-    const capacity = model.manifest.model.max_context;
+    const capacity = model.context;
     const dims = { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model };
     const targetCache = await createCache(model, TargetRunner.layout(model, capacity), options.cache);
     let draft: DraftRunner | null = null;

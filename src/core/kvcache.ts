@@ -46,15 +46,40 @@ function isPrefixRun(keep: readonly number[]): boolean {
   return keep.every((v, i) => v === i);
 }
 
-/** Preallocated Float32Array per tensor; feeds are views of the prefix, so nothing is copied to run. */
+/** Rows a cache starts with; it doubles as it fills, up to its capacity. */
+const INITIAL_ROWS = 256;
+
+/**
+ * A Float32Array per tensor; feeds are views of the prefix, so nothing is copied to run. Buffers grow by
+ * doubling as positions are used, rather than being sized for the whole context up front: a 0.5B model's
+ * 32k-token context would hold 0.8 GB per session whether or not a prompt ever gets long.
+ */
 export class CpuKvCache implements KvCache {
-  private readonly buffers: Float32Array[];
+  private buffers: Float32Array[];
   private readonly rowSize: number;
   private used = 0;
+  private rows: number;
 
   constructor(private readonly layout: CacheLayout) {
     this.rowSize = layout.heads * layout.headDim;
-    this.buffers = layout.pastNames.map(() => new Float32Array(layout.capacity * this.rowSize));
+    this.rows = Math.min(layout.capacity, INITIAL_ROWS);
+    this.buffers = layout.pastNames.map(() => new Float32Array(this.rows * this.rowSize));
+  }
+
+  /** Rows allocated now (for memory reports and tests). */
+  get allocatedRows(): number {
+    return this.rows;
+  }
+
+  private reserve(rows: number): void {
+    if (rows <= this.rows) return;
+    const grown = Math.min(this.layout.capacity, Math.max(rows, this.rows * 2));
+    this.buffers = this.buffers.map((old) => {
+      const next = new Float32Array(grown * this.rowSize);
+      next.set(old.subarray(0, this.used * this.rowSize));
+      return next;
+    });
+    this.rows = grown;
   }
 
   get length(): number {
@@ -91,6 +116,7 @@ export class CpuKvCache implements KvCache {
     if (this.used + keep.length > this.layout.capacity) {
       throw new RangeError(`KV cache full: ${this.used} + ${keep.length} rows exceed its ${this.layout.capacity} positions`);
     }
+    this.reserve(this.used + keep.length);
     const row = this.rowSize;
     this.layout.presentNames.forEach((name, i) => {
       const present = outputs[name]!.data as Float32Array;
@@ -110,12 +136,15 @@ export class CpuKvCache implements KvCache {
 
   skip(rows: number): boolean {
     if (this.used + rows > this.layout.capacity) throw new RangeError(`KV cache full: cannot skip ${rows} rows after ${this.used}`);
+    this.reserve(this.used + rows);
     this.used += rows;
     return true;
   }
 
   dispose(): void {
     this.used = 0;
+    this.rows = 0;
+    this.buffers = this.buffers.map(() => new Float32Array(0)); // the memory goes back as soon as the cache does
   }
 }
 

@@ -21,6 +21,8 @@ export interface LoadedModel {
   readonly device: DeviceChoice;
   /** What verification and drafting cost here (measured at load, or read from the store). */
   readonly costs: CostModel;
+  /** Positions a session may use: the package's max_context, capped by the context setting. */
+  readonly context: number;
   dispose(): Promise<void>;
 }
 
@@ -33,7 +35,15 @@ export interface LoadOptions {
   costs?: 'measure' | 'default';
   /** Where measured profiles persist between loads (none: measured at every load). */
   costStore?: CostStore | null;
+  /** Cap on the context a session uses (default DEFAULT_MAX_CONTEXT); the package's own limit still applies. */
+  maxContext?: number;
 }
+
+/**
+ * The context a session uses unless asked for more: enough for a file's worth of code around the cursor or
+ * a long chat, while a model whose package allows 32k positions does not size its work for them.
+ */
+export const DEFAULT_MAX_CONTEXT = 8192;
 
 function shapeOf(session: Session, name: string, kind: 'input' | 'output'): readonly (number | string)[] {
   const list = kind === 'input' ? session.inputMetadata : session.outputMetadata;
@@ -115,7 +125,8 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     await draft?.release();
     throw err;
   }
-  const parts = { pkg, manifest, tokenizer, target, draft, device: created.device };
+  const context = Math.min(manifest.model.max_context, options.maxContext ?? DEFAULT_MAX_CONTEXT);
+  const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, context };
   let costs: CostModel;
   try {
     const threads = options.threads ?? defaultThreads();
@@ -134,6 +145,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     draft,
     device: created.device,
     costs,
+    context,
     async dispose() {
       await target.release();
       await draft?.release();

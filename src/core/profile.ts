@@ -41,7 +41,7 @@ export async function loadCosts(model: Measurable, threads: number, store: CostS
 
 export async function measureProfile(model: Measurable, key: string): Promise<CostProfile> {
   const m = model.manifest.model;
-  const context = Math.max(16, Math.min(512, Math.floor(m.max_context / 2)));
+  const context = Math.max(16, Math.min(512, Math.floor(model.context / 2)));
   const capacity = context + PROFILE_SIZES[PROFILE_SIZES.length - 1];
   const cache = await createCache(model as LoadedModel, TargetRunner.layout(model as LoadedModel, capacity));
   const runner = new TargetRunner(model.target, cache, { vocab: m.vocab_size, width: m.d_model });

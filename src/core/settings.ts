@@ -21,6 +21,8 @@ export interface ChimeraSettings {
   chat: { maxTokens: number };
   decoding: { mode: DecodingMode };
   temperature: number;
+  /** Most tokens of context (prompt and answer) the engine uses, below the model's own limit. */
+  maxContext: number;
 }
 
 type SchemaEntry =
@@ -39,6 +41,7 @@ export const SETTINGS_SCHEMA = {
   'chat.maxTokens': { type: 'number', default: 512, minimum: 1, maximum: 8192, integer: true },
   'decoding.mode': { type: 'enum', values: DECODING_MODES, default: 'chimera' },
   temperature: { type: 'number', default: 0, minimum: 0, maximum: 2, integer: false },
+  maxContext: { type: 'number', default: 8192, minimum: 256, maximum: 131072, integer: true },
 } as const satisfies Record<string, SchemaEntry>;
 
 export type SettingKey = keyof typeof SETTINGS_SCHEMA;
@@ -70,6 +73,7 @@ export function parseSettings(get: ConfigReader): ParsedSettings {
     chat: { maxTokens: readNumber(get, 'chat.maxTokens', problems) },
     decoding: { mode: readEnum(get, 'decoding.mode', DECODING_MODES, problems) },
     temperature: readNumber(get, 'temperature', problems),
+    maxContext: readNumber(get, 'maxContext', problems),
   };
   return { settings, problems };
 }

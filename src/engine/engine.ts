@@ -67,14 +67,14 @@ export class Engine {
    * load that a newer one overtook (while it waited or while it loaded) is undone and answers
    * RequestCancelled, so no caller is told "loaded" about a model that is not the one in use.
    */
-  load(modelPath: string, device: P.DeviceSetting): Promise<Loaded['info']> {
+  load(modelPath: string, device: P.DeviceSetting, maxContext?: number): Promise<Loaded['info']> {
     const ticket = ++this.loadTicket;
-    const run = this.loadChain.then(() => this.loadNow(ticket, modelPath, device));
+    const run = this.loadChain.then(() => this.loadNow(ticket, modelPath, device, maxContext));
     this.loadChain = run.catch(() => undefined);
     return run;
   }
 
-  private async loadNow(ticket: number, modelPath: string, device: P.DeviceSetting): Promise<Loaded['info']> {
+  private async loadNow(ticket: number, modelPath: string, device: P.DeviceSetting, maxContext?: number): Promise<Loaded['info']> {
     const superseded = () => new EngineLoadError(P.ErrorCodes.RequestCancelled, `loading ${modelPath || 'the default model'} was superseded by a newer loadModel request`, {});
     if (ticket !== this.loadTicket) throw superseded();
     this.scheduler.cancelAll('the model is being replaced');
@@ -82,7 +82,7 @@ export class Engine {
     const dir = modelPath.trim() === '' ? bundledModelDir() : modelPath;
     let model: LoadedModel;
     try {
-      model = await loadModel(dir, { device, log: this.log, costStore: new FileCostStore(defaultCacheDir()) });
+      model = await loadModel(dir, { device, log: this.log, costStore: new FileCostStore(defaultCacheDir()), maxContext });
     } catch (err) {
       if (err instanceof PackageError) throw new EngineLoadError(P.ErrorCodes.ModelLoadFailed, err.message, { file: err.file });
       if (err instanceof DeviceError) throw new EngineLoadError(P.ErrorCodes.DeviceUnavailable, err.message, { device });
@@ -99,7 +99,7 @@ export class Engine {
     const templates = new TemplateRegistry(m, model.tokenizer);
     const info = {
       device: { kind: model.device.kind, requested: device, reason: model.device.reason },
-      model: { name: m.name, family: m.family, path: model.pkg.dir, maxContext: m.model.max_context, vocabSize: m.model.vocab_size, hasDraft: model.draft !== null, hasFim: templates.hasFim },
+      model: { name: m.name, family: m.family, path: model.pkg.dir, maxContext: model.context, vocabSize: m.model.vocab_size, hasDraft: model.draft !== null, hasFim: templates.hasFim },
     };
     this.loaded = { model, templates, sessions, info };
     return info;

@@ -54,7 +54,7 @@ export function serve(connection: MessageConnection, engine: Engine, onShutdown:
       if (params.protocolVersion !== P.PROTOCOL_VERSION) {
         throw P.engineError(P.ErrorCodes.InvalidParams, `protocol version ${params.protocolVersion} is not supported (engine speaks ${P.PROTOCOL_VERSION})`);
       }
-      const info = await engine.load(params.modelPath, params.device);
+      const info = await engine.load(params.modelPath, params.device, params.maxContext);
       return {
         protocolVersion: P.PROTOCOL_VERSION,
         engineVersion: VERSION,
@@ -66,7 +66,7 @@ export function serve(connection: MessageConnection, engine: Engine, onShutdown:
   connection.onRequest(P.loadModel, (raw) =>
     answer(() => {
       const params = V.loadModelParams(raw);
-      return engine.load(params.modelPath, params.device);
+      return engine.load(params.modelPath, params.device, params.maxContext);
     }),
   );
   connection.onRequest(P.complete, streaming(V.completeParams, (p, s, d) => engine.complete(p, s, d)));

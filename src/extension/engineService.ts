@@ -29,7 +29,7 @@ export class EngineService implements vscode.Disposable {
       enginePath: vscode.Uri.joinPath(extensionUri, 'dist', 'engine.js').fsPath,
       initParams: () => {
         const s = readSettings(log);
-        return { protocolVersion: PROTOCOL_VERSION, modelPath: s.modelPath, device: s.device, clientName: `${vscode.env.appName} ${vscode.version}` };
+        return { protocolVersion: PROTOCOL_VERSION, modelPath: s.modelPath, device: s.device, maxContext: s.maxContext, clientName: `${vscode.env.appName} ${vscode.version}` };
       },
       log: (level, message) => log[level === 'debug' ? 'debug' : level](message),
     });
@@ -42,7 +42,7 @@ export class EngineService implements vscode.Disposable {
       this.stateEmitter,
       this.resultEmitter,
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('chimera.modelPath') || e.affectsConfiguration('chimera.device')) void this.restart('the model or device setting changed');
+        if (['modelPath', 'device', 'maxContext'].some((k) => e.affectsConfiguration(`chimera.${k}`))) void this.restart('the model, device or context setting changed');
       }),
     );
   }

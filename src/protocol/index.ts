@@ -100,6 +100,7 @@ export interface InitializeParams {
   /** Package folder; empty for the engine's bundled default. */
   modelPath: string;
   device: DeviceSetting;
+  maxContext?: number;
   clientName: string;
 }
 export interface InitializeResult {
@@ -115,6 +116,8 @@ export const initialize = new RequestType<InitializeParams, InitializeResult, En
 export interface LoadModelParams {
   modelPath: string;
   device: DeviceSetting;
+  /** Cap on the context the engine uses (tokens; default 8192). The package's own limit still applies. */
+  maxContext?: number;
 }
 export interface LoadModelResult {
   device: DeviceInfo;

@@ -144,7 +144,9 @@ export function textParams(params: unknown): P.DecodingOptions & { prompt: strin
 
 export function loadModelParams(params: unknown): P.LoadModelParams {
   const o = object(params, 'params');
-  return { modelPath: string(o, 'modelPath'), device: oneOf(o, 'device', DEVICES) };
+  const out: P.LoadModelParams = { modelPath: string(o, 'modelPath'), device: oneOf(o, 'device', DEVICES) };
+  if (o.maxContext !== undefined) out.maxContext = integer(o, 'maxContext', 64, 1 << 20);
+  return out;
 }
 
 export function initializeParams(params: unknown): P.InitializeParams {

@@ -197,4 +197,19 @@ describe('decoding session', function () {
     assert.ok(result.stats.promptTokens < model.manifest.model.max_context);
     assert.equal(result.tokens.length, 8);
   });
+
+  it('keeps within a context cap below the package\'s limit', async () => {
+    const capped = await loadModel(fixtureDir, { device: 'cpu', log: memoryLog().log, maxContext: 300, costs: 'default' });
+    const small = await DecodingSession.create(capped);
+    try {
+      assert.equal(capped.context, 300);
+      const prompt = Array.from({ length: 3000 }, (_, i) => 100 + (i % 500));
+      const { result } = await collect(small, { prompt, maxTokens: 50, mode: 'ngram' });
+      assert.ok(result.stats.promptTokens + result.tokens.length <= 300, `${result.stats.promptTokens} + ${result.tokens.length} tokens`);
+      assert.equal(result.stats.truncatedPrompt, true);
+    } finally {
+      small.dispose();
+      await capped.dispose();
+    }
+  });
 });

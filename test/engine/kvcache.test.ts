@@ -60,3 +60,22 @@ for (const [name, make] of [
     });
   });
 }
+
+describe('KV cache growth (CPU)', () => {
+  it('allocates as positions are used, doubling, and keeps every row it grew past', async () => {
+    const big: CacheLayout = { ...layout, capacity: 2000 };
+    const cache = new CpuKvCache(big);
+    assert.equal(cache.allocatedRows, 256, 'a long context is not preallocated');
+    for (let block = 0; block < 6; block++) await cache.commit(presents(100, block + 1), Array.from({ length: 100 }, (_, i) => i));
+    assert.equal(cache.length, 600);
+    assert.equal(cache.allocatedRows, 1024);
+    const data = cache.pastFeeds().pk!.data as Float32Array;
+    for (const [row, want] of [[0, 1100], [99, 1199], [100, 2100], [599, 6199]] as const) assert.equal(data[row * ROW], want);
+    await cache.truncate(10);
+    await cache.commit(presents(1500, 9), Array.from({ length: 1500 }, (_, i) => i));
+    assert.equal(cache.allocatedRows, 2000, 'never past its capacity');
+    cache.dispose();
+    assert.equal(cache.allocatedRows, 0);
+  });
+});
+

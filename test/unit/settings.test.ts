@@ -21,6 +21,7 @@ describe('settings', () => {
       chat: { maxTokens: 512 },
       decoding: { mode: 'chimera' },
       temperature: 0,
+      maxContext: 8192,
     };
     assert.deepEqual(defaultSettings(), expected);
     assert.deepEqual(parse({}).problems, []);
@@ -36,6 +37,7 @@ describe('settings', () => {
       'chat.maxTokens': 2048,
       'decoding.mode': 'ngram',
       temperature: 0.7,
+      maxContext: 32768,
     });
     assert.deepEqual(problems, []);
     assert.deepEqual(settings, {
@@ -45,6 +47,7 @@ describe('settings', () => {
       chat: { maxTokens: 2048 },
       decoding: { mode: 'ngram' },
       temperature: 0.7,
+      maxContext: 32768,
     });
   });
 

@@ -30,6 +30,12 @@ describe('request validation (shared by JSON-RPC and HTTP)', () => {
     fails(() => V.loadModelParams({ modelPath: 5, device: 'cpu' }), 'modelPath', /must be a string \(got 5\)/);
   });
 
+  it('takes an optional context cap, within bounds', () => {
+    assert.deepEqual(V.loadModelParams({ modelPath: '', device: 'cpu', maxContext: 4096 }), { modelPath: '', device: 'cpu', maxContext: 4096 });
+    fails(() => V.loadModelParams({ modelPath: '', device: 'cpu', maxContext: 10 }), 'maxContext', /from 64 to/);
+    fails(() => V.loadModelParams({ modelPath: '', device: 'cpu', maxContext: '4k' }), 'maxContext', /must be an integer/);
+  });
+
   it('refuses malformed messages: null entries, missing content, an empty list', () => {
     fails(() => V.chatParams({ ...base, messages: [null] }), 'messages[0]', /must be an object \(got null\)/);
     fails(() => V.chatParams({ ...base, messages: [{ role: 'user' }] }), 'messages[0].content', /must be a string/);

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .export import target_input_names, target_output_names
-from .onnx_build import MS, Graph, Quant, rope_tables
+from .onnx_build import MS, Graph, Quant, quantize_blocks, rope_tables
 
 
 @dataclass
@@ -108,7 +108,7 @@ def build_target_graph(desc: Layers, quant: Quant | None = None) -> Graph:
     total_scalar = g.op("Squeeze", total, g.const([0]))
     room = g.op("ConstantOfShape", g.op("Concat", g.const([1]), t, g.const([h_kv, dh]), axis=0), value=_zero())
 
-    x = g.op("Gather", g.weight("embed", desc.embed.detach()), "input_ids")
+    x = _embedding(g, desc, quant)
     pending = None
     for i, layer in enumerate(desc.layers):
         if pending is None:
@@ -123,14 +123,34 @@ def build_target_graph(desc: Layers, quant: Quant | None = None) -> Graph:
     hidden, _ = g.add_rms_norm(pending, x, "final_norm", desc.final_norm, desc.eps)
     g.output(hidden, "last_hidden_state", "float32", [1, "T", desc.width])
     kept = g.op("Slice", hidden, g.op("Neg", "logits_to_keep"), g.const([2**62]), g.const([1]))
-    if quant is None and desc.head is desc.embed:
+    tied = desc.head is desc.embed
+    if quant is None and tied:
         logits = g.op("FusedMatMul", kept, "embed", domain=MS, transB=1)  # tied: no second copy of the table
+    elif tied and "embed.q" in g.weights:  # the quantized table serves the lookup and the head alike
+        logits = g.op("MatMulNBits", kept, "embed.q", "embed.scales", domain=MS, K=desc.width, N=desc.vocab,
+                      bits=quant.bits, block_size=quant.block, accuracy_level=quant.accuracy_level)
     else:
         logits = g.linear(kept, "lm_head", desc.head.detach(), quant)
     g.output(logits, "logits", "float32", [1, "K", desc.vocab])
     order = {name: i for i, name in enumerate(target_output_names(n_layers))}
     g.outputs.sort(key=lambda o: order[o.name])  # the contract's order, as the traced export had it
     return g
+
+
+def _embedding(g: Graph, desc: Layers, quant) -> str:
+    """Token embeddings [1,T,D]; quantized models look rows up in the quantized table (GatherBlockQuantized,
+    the same blocks MatMulNBits reads), so the table is never held in fp32."""
+    if quant is None or desc.width % quant.block:
+        return g.op("Gather", g.weight("embed", desc.embed.detach()), "input_ids")
+    packed, scales = quantize_blocks(desc.embed, quant)
+    g.weight("embed.q", packed)
+    g.weight("embed.scales", scales)
+    # The packed table keeps MatMulNBits' [V, blocks, bytes] layout (no second copy of it); only the scales
+    # are reshaped for the lookup, which wants them with the data's rank.
+    scales3 = g.op("Reshape", "embed.scales", g.const([desc.vocab, packed.shape[1], 1]))
+    rows = g.op("GatherBlockQuantized", "embed.q", "input_ids", scales3, domain=MS, bits=quant.bits,
+                block_size=quant.block, quantize_axis=3 - 1, gather_axis=0)  # [1,T,blocks,block]
+    return g.op("Reshape", rows, g.const([1, -1, desc.width]))
 
 
 def _attention(g: Graph, desc: Layers, layer: Layer, i: int, x: str, lengths, rope, quant):
