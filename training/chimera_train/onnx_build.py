@@ -69,7 +69,8 @@ class Graph:
         self.nodes: list[onnx.NodeProto] = []
         self.inputs: list[onnx.ValueInfoProto] = []
         self.outputs: list[onnx.ValueInfoProto] = []
-        self.weights: dict[str, torch.Tensor] = {}
+        self.weights: dict = {}
+        self.weight_info: dict[str, tuple[list[int], int]] = {}
         self.constants: list[onnx.TensorProto] = []
         self._ids = itertools.count()
 
@@ -88,6 +89,14 @@ class Graph:
         if isinstance(tensor, np.ndarray):
             tensor = torch.from_numpy(np.ascontiguousarray(tensor))
         self.weights[name] = tensor.detach().contiguous()
+        self.weight_info[name] = (list(tensor.shape), _torch_elem(tensor))
+        return name
+
+    def lazy_weight(self, name: str, make, shape: list[int], dtype: torch.dtype) -> str:
+        """A weight made only when the file is written (a transposed or quantized copy of a module's
+        tensor), so a large model's derived copies never exist all at once."""
+        self.weights[name] = make
+        self.weight_info[name] = (list(shape), _torch_elem(torch.empty(0, dtype=dtype)))
         return name
 
     def const(self, value, dtype=np.int64) -> str:
@@ -105,13 +114,25 @@ class Graph:
 
     def linear(self, x: str, name: str, weight: torch.Tensor, quant: Quant | None = None, bias: torch.Tensor | None = None) -> str:
         """x @ weight.T (+ bias), weight in nn.Linear layout [out, in]."""
+        n, k = weight.shape
         if quant is None:
-            y = self.op("MatMul", x, self.weight(name, weight.detach().T.contiguous()))
+            w = self.lazy_weight(name, lambda: weight.detach().T.contiguous().to(torch.float32), [k, n], torch.float32)
+            y = self.op("MatMul", x, w)
         else:
-            packed, scales = quantize_blocks(weight, quant)
-            n, k = weight.shape
-            y = self.op("MatMulNBits", x, self.weight(f"{name}.q", packed), self.weight(f"{name}.scales", scales),
-                        domain=MS, K=k, N=n, bits=quant.bits, block_size=quant.block, accuracy_level=quant.accuracy_level)
+            blocks = -(-k // quant.block)
+            cache: dict = {}
+
+            def part(i: int):
+                def make():  # blocks are written first, then scales: quantize once, drop after the second
+                    if "q" not in cache:
+                        cache["q"] = [torch.from_numpy(a) for a in quantize_blocks(weight, quant)]
+                    return cache["q"][0] if i == 0 else cache.pop("q")[1]
+                return make
+
+            packed = self.lazy_weight(f"{name}.q", part(0), [n, blocks, quant.block * quant.bits // 8], torch.uint8)
+            scales = self.lazy_weight(f"{name}.scales", part(1), [n * blocks], torch.float32)
+            y = self.op("MatMulNBits", x, packed, scales, domain=MS, K=k, N=n, bits=quant.bits,
+                        block_size=quant.block, accuracy_level=quant.accuracy_level)
         return y if bias is None else self.op("Add", y, self.weight(f"{name}.bias", bias))
 
     def rms_norm(self, x: str, name: str, weight: torch.Tensor, eps: float) -> str:
@@ -130,7 +151,7 @@ class Graph:
     def save(self, path: Path, external_data: bool = False) -> list[Path]:
         """Writes the graph; weights are streamed in as initializers afterwards (attach_weights)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        weight_inputs = [helper.make_tensor_value_info(n, _torch_elem(t), list(t.shape)) for n, t in self.weights.items()]
+        weight_inputs = [helper.make_tensor_value_info(n, elem, shape) for n, (shape, elem) in self.weight_info.items()]
         graph = helper.make_graph(self.nodes, self.name, self.inputs + weight_inputs, self.outputs, self.constants)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS, 1)],
                                   producer_name="chimera_train")

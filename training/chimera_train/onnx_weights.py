@@ -83,9 +83,16 @@ def _append_external(f, location: str, name: str, tensor: torch.Tensor) -> Tenso
     return proto
 
 
-def attach_weights(path: Path, tensors: dict[str, torch.Tensor], io_names: list[str], external: bool) -> list[Path]:
+def _materialise(t):
+    return t() if callable(t) else t
+
+
+def attach_weights(path: Path, tensors: dict, io_names: list[str], external: bool) -> list[Path]:
     """Moves the graph inputs that are not in `io_names` (the weights, by name in `tensors`) into
-    initializers. Returns the files written (the graph, plus its data file when external)."""
+    initializers. Returns the files written (the graph, plus its data file when external).
+
+    A value in `tensors` may be a function that makes the tensor (a transposed or quantized copy): it is
+    called just before that tensor is written and dropped right after, so derived copies never pile up."""
     model = onnx.load(str(path))
     weights = [i.name for i in model.graph.input if i.name not in io_names]
     unknown = [n for n in weights if n not in tensors]
@@ -98,11 +105,11 @@ def attach_weights(path: Path, tensors: dict[str, torch.Tensor], io_names: list[
         with open(path, "wb") as f:
             f.write(model.SerializeToString())
             for name in weights:
-                _append_inline(f, name, tensors[name])
+                _append_inline(f, name, _materialise(tensors[name]))
         return [path]
     data = path.with_name(path.name + ".data")
     with open(data, "wb") as f:
-        model.graph.initializer.extend(_append_external(f, data.name, n, tensors[n]) for n in weights)
+        model.graph.initializer.extend(_append_external(f, data.name, n, _materialise(tensors[n])) for n in weights)
     onnx.save(model, str(path))
     return [path, data]
 
