@@ -203,8 +203,14 @@ def _zero():
 
 def _mlp(g: Graph, layer: Layer, i: int, x: str, quant) -> str:
     b = layer.mlp_bias or (None, None, None)
-    gate = g.linear(x, f"l{i}.gate", layer.gate.detach(), quant, b[0])
-    up = g.linear(x, f"l{i}.up", layer.up.detach(), quant, b[1])
+    f = layer.gate.shape[0]
+    # Gate and up in one product (one pass over x, one kernel launch), split after.
+    both = torch.cat([layer.gate.detach(), layer.up.detach()]) if quant is not None else None
+    if both is not None and b[0] is None:
+        gate, up = g.op("Split", g.linear(x, f"l{i}.gate_up", both, quant), g.const([f, f]), outputs=2, axis=-1)
+    else:
+        gate = g.linear(x, f"l{i}.gate", layer.gate.detach(), quant, b[0])
+        up = g.linear(x, f"l{i}.up", layer.up.detach(), quant, b[1])
     return g.linear(g.silu_mul(gate, up), f"l{i}.down", layer.down.detach(), quant, b[2])
 
 

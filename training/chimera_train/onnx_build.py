@@ -131,8 +131,10 @@ class Graph:
 
             packed = self.lazy_weight(f"{name}.q", part(0), [n, blocks, quant.block * quant.bits // 8], torch.uint8)
             scales = self.lazy_weight(f"{name}.scales", part(1), [n * blocks], torch.float32)
-            y = self.op("MatMulNBits", x, packed, scales, domain=MS, K=k, N=n, bits=quant.bits,
-                        block_size=quant.block, accuracy_level=quant.accuracy_level)
+            # The bias rides in the operator's own input rather than a separate Add node.
+            extra = ["", "", self.weight(f"{name}.bias", bias)] if bias is not None else []  # zero points, g_idx, bias
+            return self.op("MatMulNBits", x, packed, scales, *extra, domain=MS, K=k, N=n, bits=quant.bits,
+                           block_size=quant.block, accuracy_level=quant.accuracy_level)
         return y if bias is None else self.op("Add", y, self.weight(f"{name}.bias", bias))
 
     def rms_norm(self, x: str, name: str, weight: torch.Tensor, eps: float) -> str:
