@@ -15,7 +15,8 @@ import { Emitter, type FinishReason } from './emitter';
 import type { LoadedModel } from './model';
 import { findContinuation, type NgramOptions } from './ngram';
 import { TreePolicy, type TreeKind } from './policy';
-import { createCache, disposeDeviceOutputs, DraftRunner, TargetRunner, type CacheKind } from './runner';
+import { createCache, DraftRunner, type CacheKind } from './runner';
+import { createTarget, type TargetModel } from './target';
 import { GREEDY, PositionDraws, top2Margin, type SamplingParams } from './sampling';
 import { accept, chooseFirst, gatherRows } from './step';
 import { draftTreeFromPaths, ShapeCache } from './tree';
@@ -92,7 +93,7 @@ export class DecodingSession {
 
   private constructor(
     readonly model: LoadedModel,
-    private readonly target: TargetRunner,
+    private readonly target: TargetModel,
     private readonly draft: DraftRunner | null,
     options: SessionOptions,
   ) {
@@ -110,10 +111,10 @@ export class DecodingSession {
   static async create(model: LoadedModel, options: SessionOptions = {}): Promise<DecodingSession> {
     const capacity = model.context;
     const dims = { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model };
-    const targetCache = await createCache(model, TargetRunner.layout(model, capacity), options.cache);
+    const target = await createTarget(model, capacity, options.cache);
     let draft: DraftRunner | null = null;
     if (model.draft) draft = new DraftRunner(model.draft, await createCache(model, DraftRunner.layout(model, capacity), options.cache), dims.width);
-    return new DecodingSession(model, new TargetRunner(model.target, targetCache, dims), draft, options);
+    return new DecodingSession(model, target, draft, options);
   }
 
   get hasDraft(): boolean {
@@ -131,7 +132,7 @@ export class DecodingSession {
   }
 
   dispose(): void {
-    this.target.cache.dispose();
+    this.target.dispose();
     this.draft?.cache.dispose();
     this.cached = [];
   }
@@ -156,7 +157,7 @@ export class DecodingSession {
   }
 
   private async reset(): Promise<void> {
-    await this.target.cache.truncate(0);
+    await this.target.truncate(0);
     await this.draft?.truncate(0);
     this.cached = [];
     this.backlog.clear();
@@ -167,7 +168,7 @@ export class DecodingSession {
     const sampling = req.sampling ?? GREEDY;
     const draws = new PositionDraws(req.seed ?? 0);
     const stats = newStats(mode);
-    const capacity = this.target.cache.capacity;
+    const capacity = this.target.capacity;
     const prompt = fitPrompt(req.prompt, req.maxTokens, capacity, this.reserve);
     stats.truncatedPrompt = prompt.length < req.prompt.length;
     const maxTokens = Math.max(0, Math.min(req.maxTokens, capacity - this.reserve - prompt.length));
@@ -201,7 +202,7 @@ export class DecodingSession {
         throw new AbortError();
       }
       const stepStart = performance.now();
-      const room = capacity - this.target.cache.length;
+      const room = capacity - this.target.length;
       if (room < 1) {
         emitter.finish = 'length';
         break;
@@ -224,9 +225,8 @@ export class DecodingSession {
       costs.observeTarget(tree.size, performance.now() - forwardStart);
       const { path, bonus } = accept(tree, shape, out.logits, this.target.vocab, sampling, draws, emitter.tokens.length);
       this.policy.learn(choice, path);
-      await this.target.cache.commit(out.outputs, path);
-      disposeDeviceOutputs(out.outputs);
-      this.backlog.push(gatherRows(out.hidden, path, this.target.width));
+      await out.commit(path);
+      if (this.draft) this.backlog.push(gatherRows(out.hidden!, path, this.target.width));
       const verified = path.map((n) => tree.tokens[n]!);
       this.cached.push(...verified);
       const produced = [...verified.slice(1), bonus];
@@ -258,7 +258,7 @@ export class DecodingSession {
   private async prefill(prompt: readonly number[], signal: AbortSignal | undefined, stats: GenerationStats) {
     let common = 0;
     while (common < this.cached.length && common < prompt.length - 1 && this.cached[common] === prompt[common]) common++;
-    await this.target.cache.truncate(common);
+    await this.target.truncate(common);
     this.cached = this.cached.slice(0, common);
     if (this.draft) {
       // The draft knows positions [0, D); the backlog holds [D, cached). Cut both back to `common`.
@@ -272,10 +272,9 @@ export class DecodingSession {
       throwIfAborted(signal);
       const chunk = prompt.slice(start, start + this.prefillChunk);
       const out = await this.target.forward(chunk, 1);
-      await this.target.cache.commit(out.outputs, chunk.map((_, i) => i));
-      disposeDeviceOutputs(out.outputs);
+      await out.commit(chunk.map((_, i) => i));
       this.cached.push(...chunk);
-      if (this.draft) this.backlog.push(out.hidden);
+      if (this.draft) this.backlog.push(out.hidden!);
       logits = out.logits;
     }
     stats.prefillMs = performance.now() - stats.startedAt;

@@ -10,7 +10,8 @@ import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { CostModel, PROFILE_SIZES, type CostProfile, type CostStore } from './cost';
 import type { LoadedModel } from './model';
-import { createCache, disposeDeviceOutputs, DraftRunner, TargetRunner } from './runner';
+import { createCache, DraftRunner } from './runner';
+import { createTarget, type TargetModel } from './target';
 import { loadOrt, type Logger } from './session';
 import { buildShape } from './tree';
 
@@ -43,8 +44,7 @@ export async function measureProfile(model: Measurable, key: string): Promise<Co
   const m = model.manifest.model;
   const context = Math.max(16, Math.min(512, Math.floor(model.context / 2)));
   const capacity = context + PROFILE_SIZES[PROFILE_SIZES.length - 1];
-  const cache = await createCache(model as LoadedModel, TargetRunner.layout(model as LoadedModel, capacity));
-  const runner = new TargetRunner(model.target, cache, { vocab: m.vocab_size, width: m.d_model });
+  const runner = await createTarget(model as LoadedModel, capacity);
   try {
     const tokens = Array.from({ length: capacity }, (_, i) => 16 + ((i * 7919) % Math.max(1, m.vocab_size - 16)));
     const hidden = await fill(runner, tokens.slice(0, context));
@@ -52,25 +52,25 @@ export async function measureProfile(model: Measurable, key: string): Promise<Co
     for (const size of PROFILE_SIZES) {
       const block = tokens.slice(context, context + size);
       const shape = size > 1 ? buildShape(block.map((_, i) => i - 1)) : undefined;
-      targetMs.push(await median(async () => disposeDeviceOutputs((await runner.forward(block, size, shape)).outputs)));
+      targetMs.push(await median(async () => (await runner.forward(block, size, shape)).release()));
     }
-    const draftMs = model.draft ? await measureDraft(model, hidden, context) : undefined;
+    const draftMs = model.draft && hidden ? await measureDraft(model, hidden, context) : undefined;
     return { targetMs, draftMs, contextTokens: context, key, measuredAt: new Date().toISOString() };
   } finally {
-    cache.dispose();
+    runner.dispose();
   }
 }
 
-/** Runs the prompt into the cache; returns the hidden states (the draft's context). */
-async function fill(runner: TargetRunner, tokens: readonly number[]): Promise<Float32Array> {
+/** Runs the prompt into the cache; returns the hidden states (the draft's context), when the graph has them. */
+async function fill(runner: TargetModel, tokens: readonly number[]): Promise<Float32Array | null> {
   const parts: Float32Array[] = [];
   for (let start = 0; start < tokens.length; start += 256) {
     const chunk = tokens.slice(start, start + 256);
     const out = await runner.forward(chunk, 1);
-    await runner.cache.commit(out.outputs, chunk.map((_, i) => i));
-    disposeDeviceOutputs(out.outputs);
-    parts.push(Float32Array.from(out.hidden));
+    if (out.hidden) parts.push(Float32Array.from(out.hidden));
+    await out.commit(chunk.map((_, i) => i));
   }
+  if (parts.length === 0) return null;
   const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

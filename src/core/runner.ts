@@ -1,26 +1,14 @@
 /**
- * The two model calls of a decoding step, each a pure function of its inputs plus the cache it reads:
- * - `TargetRunner.forward`: a block of tokens (a prompt chunk, one token, or a flattened tree) on the
- *   target's KV cache, returning logits, hidden states and the new cache rows (not yet committed);
- * - `DraftRunner.propose`: appends newly verified hidden states to the draft's context cache and runs
- *   one draft chain, returning candidate tokens per step.
+ * The draft's model call, and what the model calls share (cache creation, int64 feeds, device outputs):
+ * `DraftRunner.propose` appends newly verified hidden states to the draft's context cache and runs one
+ * draft chain, returning candidate tokens per step. The target's call is target.ts.
  */
 import type { Tensor } from 'onnxruntime-node';
 import { CpuKvCache, DeviceKvCache, type CacheLayout, type KvCache } from './kvcache';
 import type { LoadedModel } from './model';
 import { loadOrt, type Session } from './session';
-import type { TreeShape } from './tree';
 
-export interface ForwardResult {
-  /** [keep * V] logits of the last `keep` tokens. */
-  logits: Float32Array;
-  /** [T * D] last hidden states of every token. */
-  hidden: Float32Array;
-  /** Raw outputs, for committing rows to the cache. */
-  outputs: Record<string, Tensor>;
-}
-
-function int64(values: ArrayLike<number>): BigInt64Array {
+export function int64(values: ArrayLike<number>): BigInt64Array {
   const out = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]!);
   return out;
@@ -32,61 +20,6 @@ export type CacheKind = 'auto' | 'host' | 'device';
 export async function createCache(model: LoadedModel, layout: CacheLayout, kind: CacheKind = 'auto'): Promise<KvCache> {
   const onDevice = kind === 'device' || (kind === 'auto' && model.device.kind === 'webgpu');
   return onDevice ? DeviceKvCache.create(layout, model.device.kind === 'webgpu' ? 'webgpu' : 'cpu') : new CpuKvCache(layout);
-}
-
-export class TargetRunner {
-  readonly vocab: number;
-  readonly width: number;
-
-  constructor(
-    private readonly session: Session,
-    readonly cache: KvCache,
-    dims: { vocab: number; width: number },
-  ) {
-    this.vocab = dims.vocab;
-    this.width = dims.width;
-  }
-
-  static layout(model: LoadedModel, capacity: number): CacheLayout {
-    const m = model.manifest.model;
-    const pastNames: string[] = [];
-    const presentNames: string[] = [];
-    for (let i = 0; i < m.n_layers; i++) {
-      for (const part of ['key', 'value']) {
-        pastNames.push(`past_key_values.${i}.${part}`);
-        presentNames.push(`present.${i}.${part}`);
-      }
-    }
-    return { pastNames, presentNames, heads: m.n_kv_heads, headDim: m.head_dim, capacity };
-  }
-
-  /**
-   * Runs `tokens` after the cached positions. Without `tree` the block is causal; with it, node i sees
-   * the cache and its own ancestors, and sits at position P + depth(i).
-   */
-  async forward(tokens: readonly number[], keep: number, tree?: TreeShape): Promise<ForwardResult> {
-    const ort = loadOrt();
-    const t = tokens.length;
-    const p = this.cache.length;
-    const positions = new Array<number>(t);
-    const bias = new Float32Array(t * (p + t));
-    for (let i = 0; i < t; i++) {
-      positions[i] = p + (tree ? tree.depths[i]! : i);
-      const row = i * (p + t) + p;
-      for (let j = 0; j < t; j++) {
-        bias[row + j] = tree ? tree.mask[i * t + j]! : j <= i ? 0 : -Infinity;
-      }
-    }
-    const feeds: Record<string, Tensor> = {
-      input_ids: new ort.Tensor('int64', int64(tokens), [1, t]),
-      position_ids: new ort.Tensor('int64', int64(positions), [1, t]),
-      attention_bias: new ort.Tensor('float32', bias, [1, 1, t, p + t]),
-      logits_to_keep: new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]),
-      ...this.cache.pastFeeds(),
-    };
-    const outputs = await this.session.run(feeds);
-    return { logits: outputs.logits!.data as Float32Array, hidden: outputs.last_hidden_state!.data as Float32Array, outputs };
-  }
 }
 
 export interface DraftProposal {

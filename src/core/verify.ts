@@ -1,5 +1,5 @@
 /**
- * Numerical self-check of a model package: runs reference cases through the same TargetRunner and KV cache
+ * Numerical self-check of a model package: runs reference cases through the same target model and KV cache
  * the decoder uses, and compares logits and hidden states with expected values (from transformers, or
  * from the converter's own torch module: training/chimera_train/verify_cases.py writes them).
  *
@@ -9,7 +9,7 @@
  */
 import { PackageError } from './errors';
 import type { LoadedModel } from './model';
-import { createCache, disposeDeviceOutputs, TargetRunner } from './runner';
+import { createTarget } from './target';
 import { buildShape } from './tree';
 
 export interface VerifyExpectation {
@@ -132,8 +132,7 @@ function rows(data: Float32Array, count: number, width: number): number[][] {
 async function runCase(model: LoadedModel, c: VerifyCase): Promise<StepReport[]> {
   const m = model.manifest.model;
   const capacity = c.steps.reduce((n, s) => n + s.tokens.length, 0);
-  const cache = await createCache(model, TargetRunner.layout(model, capacity));
-  const runner = new TargetRunner(model.target, cache, { vocab: m.vocab_size, width: m.d_model });
+  const runner = await createTarget(model, capacity);
   const reports: StepReport[] = [];
   try {
     for (const [i, step] of c.steps.entries()) {
@@ -142,17 +141,17 @@ async function runCase(model: LoadedModel, c: VerifyCase): Promise<StepReport[]>
       const report: StepReport = { tokens: step.tokens.length, keep };
       if (step.expect) {
         const logits = compareRows(out.logits, m.vocab_size, step.expect.logits, step.expect.logit_ids);
-        const hidden = compareRows(out.hidden, m.d_model, step.expect.hidden, step.expect.hidden_dims);
+        const hidden = out.hidden ? compareRows(out.hidden, m.d_model, step.expect.hidden, step.expect.hidden_dims) : { max: 0 };
         Object.assign(report, { maxLogitDiff: logits.max, maxHiddenDiff: hidden.max, argmaxAgrees: logits.argmaxAgrees, rowsAgreeing: logits.agreeing, rowsCompared: step.expect.logits.length });
       } else {
-        Object.assign(report, { logits: rows(out.logits, keep, m.vocab_size), hidden: rows(out.hidden, step.tokens.length, m.d_model) });
+        Object.assign(report, { logits: rows(out.logits, keep, m.vocab_size), hidden: out.hidden ? rows(out.hidden, step.tokens.length, m.d_model) : [] });
       }
-      if (i < c.steps.length - 1) await cache.commit(out.outputs, step.tokens.map((_, j) => j));
-      disposeDeviceOutputs(out.outputs);
+      if (i < c.steps.length - 1) await out.commit(step.tokens.map((_, j) => j));
+      else out.release();
       reports.push(report);
     }
   } finally {
-    cache.dispose();
+    runner.dispose();
   }
   return reports;
 }

@@ -1,0 +1,122 @@
+/**
+ * The target model behind one interface, whatever its graph's layout: a block of tokens (a prompt chunk,
+ * one token, or a flattened tree) in, logits (and hidden states, where the graph has them) out, and the
+ * rows to keep committed to the session's KV cache afterwards. The decoding loop, the cost profile and
+ * `chimera verify` all go through it, so a new layout is one more implementation, not another loop.
+ *
+ * - NativeTarget: the Chimera package contract (sequence-major cache in, new rows out, additive bias
+ *   that can carry a tree mask, last_hidden_state for the draft).
+ */
+import type { Tensor } from 'onnxruntime-node';
+import type { CacheLayout, KvCache } from './kvcache';
+import type { LoadedModel } from './model';
+import { createCache, disposeDeviceOutputs, int64, type CacheKind } from './runner';
+import { loadOrt, type Session } from './session';
+import type { TreeShape } from './tree';
+
+export interface TargetStep {
+  /** [keep * V] logits of the last `keep` tokens. */
+  logits: Float32Array;
+  /** [T * D] last hidden states of every token; null when the graph does not output them. */
+  hidden: Float32Array | null;
+  /** Appends the rows of these tokens (indices into the block, in order) to the cache and frees the step. */
+  commit(keep: readonly number[]): Promise<void>;
+  /** Frees the step without keeping any of its rows. */
+  release(): void;
+}
+
+export interface TargetModel {
+  readonly vocab: number;
+  readonly width: number;
+  /** Cached positions, and the most there may be. */
+  readonly length: number;
+  readonly capacity: number;
+  /** Whether forward() takes a tree; a graph with only a causal mask verifies chains (each node's parent is the one before). */
+  readonly trees: boolean;
+  /** Runs `tokens` after the cached positions: causal without `tree`; with it, node i sees its ancestors. */
+  forward(tokens: readonly number[], keep: number, tree?: TreeShape): Promise<TargetStep>;
+  truncate(length: number): Promise<void>;
+  dispose(): void;
+}
+
+/** The session's target for a loaded model, with a cache of `capacity` positions. */
+export async function createTarget(model: LoadedModel, capacity: number, kind: CacheKind = 'auto'): Promise<TargetModel> {
+  const cache = await createCache(model, NativeTarget.layout(model, capacity), kind);
+  return new NativeTarget(model.target, cache, { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model });
+}
+
+export class NativeTarget implements TargetModel {
+  readonly vocab: number;
+  readonly width: number;
+  readonly trees = true;
+
+  constructor(
+    private readonly session: Session,
+    private readonly cache: KvCache,
+    dims: { vocab: number; width: number },
+  ) {
+    this.vocab = dims.vocab;
+    this.width = dims.width;
+  }
+
+  static layout(model: LoadedModel, capacity: number): CacheLayout {
+    const m = model.manifest.model;
+    const pastNames: string[] = [];
+    const presentNames: string[] = [];
+    for (let i = 0; i < m.n_layers; i++) {
+      for (const part of ['key', 'value']) {
+        pastNames.push(`past_key_values.${i}.${part}`);
+        presentNames.push(`present.${i}.${part}`);
+      }
+    }
+    return { pastNames, presentNames, heads: m.n_kv_heads, headDim: m.head_dim, capacity };
+  }
+
+  get length(): number {
+    return this.cache.length;
+  }
+
+  get capacity(): number {
+    return this.cache.capacity;
+  }
+
+  async forward(tokens: readonly number[], keep: number, tree?: TreeShape): Promise<TargetStep> {
+    const ort = loadOrt();
+    const t = tokens.length;
+    const p = this.cache.length;
+    const positions = new Array<number>(t);
+    const bias = new Float32Array(t * (p + t));
+    for (let i = 0; i < t; i++) {
+      positions[i] = p + (tree ? tree.depths[i]! : i);
+      const row = i * (p + t) + p;
+      for (let j = 0; j < t; j++) {
+        bias[row + j] = tree ? tree.mask[i * t + j]! : j <= i ? 0 : -Infinity;
+      }
+    }
+    const feeds: Record<string, Tensor> = {
+      input_ids: new ort.Tensor('int64', int64(tokens), [1, t]),
+      position_ids: new ort.Tensor('int64', int64(positions), [1, t]),
+      attention_bias: new ort.Tensor('float32', bias, [1, 1, t, p + t]),
+      logits_to_keep: new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]),
+      ...this.cache.pastFeeds(),
+    };
+    const outputs = await this.session.run(feeds);
+    return {
+      logits: outputs.logits!.data as Float32Array,
+      hidden: outputs.last_hidden_state!.data as Float32Array,
+      commit: async (rows) => {
+        await this.cache.commit(outputs, rows);
+        disposeDeviceOutputs(outputs);
+      },
+      release: () => disposeDeviceOutputs(outputs),
+    };
+  }
+
+  truncate(length: number): Promise<void> {
+    return this.cache.truncate(length);
+  }
+
+  dispose(): void {
+    this.cache.dispose();
+  }
+}
