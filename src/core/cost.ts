@@ -33,9 +33,23 @@ export interface CostStore {
 
 /** Online corrections move slowly: one noisy step barely moves them, a persistent shift does. */
 const LEARNING_RATE = 0.05;
+/** Of an observation's error, the share a size's own correction takes (the common scale takes it all). */
+const SIZE_SHARE = 0.5;
+/**
+ * A size's own correction stays within this factor of the profile: the measured shape of c(T) is trusted,
+ * and a size observed alone (the root, while nothing else is proposed) cannot make every other size look
+ * so dear that the policy never tries it again.
+ */
+const MAX_SHAPE_CHANGE = 1.2;
 
 export class CostModel {
-  /** Multiplicative correction per PROFILE_SIZES slot, learned from observed steps. */
+  /**
+   * How much slower or faster than profiled the machine runs now, for all sizes alike; and, on top of it, a
+   * correction per PROFILE_SIZES slot. A step moves the common scale, so that learning from the sizes the
+   * policy uses never makes the sizes it does not use look cheaper or dearer than profiled (which would
+   * keep the policy from ever trying them).
+   */
+  private scale = 1;
   private readonly correction: number[];
   private draftEstimate: number;
 
@@ -56,7 +70,7 @@ export class CostModel {
 
   /** Milliseconds to verify `size` tokens in one target pass (size ≥ 1). */
   target(size: number): number {
-    return interpolate(size, (i) => this.profile.targetMs[i]! * this.correction[i]!);
+    return this.scale * interpolate(size, (i) => this.profile.targetMs[i]! * this.correction[i]!);
   }
 
   /** Milliseconds of one draft call. */
@@ -67,12 +81,14 @@ export class CostModel {
   /** Learns from one observed target pass of `size` tokens. */
   observeTarget(size: number, ms: number): void {
     if (this.frozen || !(ms > 0) || !Number.isFinite(ms)) return;
-    const ratio = ms / this.target(size);
-    // Spread the error over the two profiled sizes around `size`, by proximity.
+    const ratio = Math.min(4, Math.max(0.25, ms / this.target(size)));
+    // Most of the error goes to the common scale; the rest to the two profiled sizes around `size`.
+    this.scale *= 1 + LEARNING_RATE * (ratio - 1);
     const [lo, hi, w] = bracket(size);
-    const clamped = Math.min(4, Math.max(0.25, ratio));
-    this.correction[lo] = this.correction[lo]! * (1 + LEARNING_RATE * (1 - w) * (clamped - 1));
-    if (hi !== lo) this.correction[hi] = this.correction[hi]! * (1 + LEARNING_RATE * w * (clamped - 1));
+    const local = LEARNING_RATE * SIZE_SHARE * (ratio - 1);
+    const bounded = (c: number) => Math.min(MAX_SHAPE_CHANGE, Math.max(1 / MAX_SHAPE_CHANGE, c));
+    this.correction[lo] = bounded(this.correction[lo]! * (1 + (1 - w) * local));
+    if (hi !== lo) this.correction[hi] = bounded(this.correction[hi]! * (1 + w * local));
   }
 
   observeDraft(ms: number): void {

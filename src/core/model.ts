@@ -8,6 +8,7 @@ import { CostModel, defaultProfile, type CostStore } from './cost';
 import { DeviceError, PackageError } from './errors';
 import type { Manifest } from './manifest';
 import { checkSessionNames, loadPackage, type ModelPackage } from './package';
+import type { StandardLayout } from './formats/standard';
 import { loadCosts } from './profile';
 import { createSession, defaultThreads, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
 import { TextTokenizer } from './tokenizer';
@@ -23,6 +24,8 @@ export interface LoadedModel {
   readonly costs: CostModel;
   /** Positions a session may use: the package's max_context, capped by the context setting. */
   readonly context: number;
+  /** The graph layout of a standard export (Optimum, onnxruntime-genai); null for a Chimera package. */
+  readonly layout: StandardLayout | null;
   dispose(): Promise<void>;
 }
 
@@ -74,6 +77,14 @@ function checkTargetDims(file: string, m: Manifest, target: Session): void {
   checkCacheDims(file, target, m.io.target.outputs.filter((n) => n.startsWith('present.')), 'output', heads, size);
 }
 
+/** A standard export's graph must take and give the names its layout says (extra outputs are allowed). */
+function checkStandardNames(file: string, m: Manifest, target: Session): void {
+  const wanted = m.io.target.inputs.filter((n) => n !== 'position_ids');
+  const missing = [...wanted.filter((n) => !target.inputNames.includes(n)), ...m.io.target.outputs.filter((n) => !target.outputNames.includes(n))];
+  if (missing.length > 0) throw new PackageError(file, `is not the export its folder describes: no ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', …' : ''}`);
+  checkDim(file, 'logits vocabulary dimension', shapeOf(target, 'logits', 'output')[2], m.model.vocab_size);
+}
+
 function checkDraftDims(file: string, m: Manifest, draft: Session): void {
   checkDim(file, 'hidden_states width', shapeOf(draft, 'hidden_states', 'input')[2], m.model.d_model);
   const tokens = shapeOf(draft, 'draft_tokens', 'output');
@@ -108,8 +119,11 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
   const target = created.session;
   let draft: Session | null = null;
   try {
-    checkSessionNames(pkg.targetPath, manifest.io.target, target);
-    checkTargetDims(pkg.targetPath, manifest, target);
+    if (pkg.layout) checkStandardNames(pkg.targetPath, manifest, target);
+    else {
+      checkSessionNames(pkg.targetPath, manifest.io.target, target);
+      checkTargetDims(pkg.targetPath, manifest, target);
+    }
     if (pkg.draftPath !== null && manifest.io.draft) {
       const onSameDevice: DeviceRequest = created.device.kind === 'cpu' ? 'cpu' : 'gpu';
       const draftPath = pkg.draftPath;
@@ -126,7 +140,8 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     throw err;
   }
   const context = Math.min(manifest.model.max_context, options.maxContext ?? DEFAULT_MAX_CONTEXT);
-  const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, context };
+  const layout = pkg.layout ? { ...pkg.layout, positionIds: target.inputNames.includes('position_ids') } : null;
+  const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, context, layout };
   let costs: CostModel;
   try {
     const threads = options.threads ?? defaultThreads();
@@ -146,6 +161,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     device: created.device,
     costs,
     context,
+    layout,
     async dispose() {
       await target.release();
       await draft?.release();

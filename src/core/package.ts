@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PackageError } from './errors';
+import { detectStandard, loadStandardPackage, type StandardLayout } from './formats/standard';
 import { MANIFEST_FILE, parseManifest, type FileEntry, type Manifest } from './manifest';
 
 export interface ModelPackage {
@@ -16,6 +17,8 @@ export interface ModelPackage {
   tokenizerPath: string;
   targetPath: string;
   draftPath: string | null;
+  /** Set for a standard ONNX export read without a chimera.json (formats/standard.ts). */
+  layout?: StandardLayout;
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -54,9 +57,10 @@ export async function loadPackage(folder: string): Promise<ModelPackage> {
       (s) => s.isDirectory(),
       () => false,
     );
-    throw exists
-      ? new PackageError(manifestPath, `missing; a Chimera model package needs a ${MANIFEST_FILE} manifest`)
-      : new PackageError(dir, 'model package folder not found');
+    if (!exists) throw new PackageError(dir, 'model package folder not found');
+    const standard = await detectStandard(dir);
+    if (standard) return loadStandardPackage(dir, standard);
+    throw new PackageError(manifestPath, `missing; a model folder needs a ${MANIFEST_FILE} manifest (a Chimera package), or config.json and onnx/model.onnx (an Optimum export), or genai_config.json (an onnxruntime-genai export)`);
   }
   const manifest = parseManifest(text, manifestPath);
   const [tokenizerPath, targetPath, draftPath] = await Promise.all([

@@ -5,11 +5,14 @@
  * `chimera verify` all go through it, so a new layout is one more implementation, not another loop.
  *
  * - NativeTarget: the Chimera package contract (sequence-major cache in, new rows out, additive bias
- *   that can carry a tree mask, last_hidden_state for the draft).
+ *   that can carry a tree mask, last_hidden_state for the draft);
+ * - StandardTarget (formats/standardTarget.ts): Optimum and onnxruntime-genai exports (head-major cache
+ *   in, the whole cache out, causal mask only: chains, no hidden states).
  */
 import type { Tensor } from 'onnxruntime-node';
 import type { CacheLayout, KvCache } from './kvcache';
 import type { LoadedModel } from './model';
+import { StandardTarget } from './formats/standardTarget';
 import { createCache, disposeDeviceOutputs, int64, type CacheKind } from './runner';
 import { loadOrt, type Session } from './session';
 import type { TreeShape } from './tree';
@@ -41,6 +44,8 @@ export interface TargetModel {
 
 /** The session's target for a loaded model, with a cache of `capacity` positions. */
 export async function createTarget(model: LoadedModel, capacity: number, kind: CacheKind = 'auto'): Promise<TargetModel> {
+  const m = model.manifest.model;
+  if (model.layout) return new StandardTarget(model.target, model.layout, { vocab: m.vocab_size, width: m.d_model, layers: m.n_layers, kvHeads: m.n_kv_heads, headDim: m.head_dim }, capacity);
   const cache = await createCache(model, NativeTarget.layout(model, capacity), kind);
   return new NativeTarget(model.target, cache, { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model });
 }

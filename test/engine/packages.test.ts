@@ -49,7 +49,7 @@ describe('model package loading', function () {
 
   it('names a missing manifest', async () => {
     unlinkSync(join(dir, 'chimera.json'));
-    await rejectsWith(/missing; a Chimera model package needs a chimera\.json/, 'chimera.json');
+    await rejectsWith(/missing; a model folder needs a chimera\.json manifest \(a Chimera package\), or config\.json/, 'chimera.json');
   });
 
   it('names a manifest that is not JSON', async () => {

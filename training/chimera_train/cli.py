@@ -201,6 +201,13 @@ def cmd_fixture_converted(ns) -> None:
     print(json.dumps({"out": str(out), "bytes": sum(f["bytes"] for f in manifest["files"].values())}))
 
 
+def cmd_fixture_standard(ns) -> None:
+    from .fixture import build_standard_fixture
+
+    for family, layout in (("qwen2", "optimum"), ("llama", "genai")):
+        print(json.dumps(build_standard_fixture(ns.out / f"{layout}-{family}", family, layout, seed=ns.seed)))
+
+
 def cmd_validate(ns) -> int:
     from .package import PackageError, validate_package
 
@@ -369,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("package", type=Path)
     u.add_argument("--out", type=Path, default=Path("runs"))
     u.set_defaults(func=cmd_unpack)
+
+    fs = sub.add_parser("fixture-standard", help="regenerate the standard-layout test exports (Optimum Qwen2, "
+                                                 "onnxruntime-genai Llama) with transformers' greedy references")
+    fs.add_argument("--out", type=Path, default=Path("../test/fixtures"))
+    fs.add_argument("--seed", type=int, default=0)
+    fs.set_defaults(func=cmd_fixture_standard)
 
     v = sub.add_parser("validate", help="check a package folder: files, sha256, ONNX inputs/outputs, dimensions")
     v.add_argument("package", type=Path)

@@ -42,6 +42,35 @@ def build_fixture(tokenizer_path: Path, out: Path, seed: int = 0) -> dict:
                         metrics={"note": "random weights, for tests only"})
 
 
+def build_standard_fixture(out: Path, family: str, layout: str, seed: int = 0, prompts: int = 8, tokens: int = 24) -> dict:
+    """A standard-layout export (graph_standard.py) of a tiny random checkpoint for the engine tier, with
+    reference.json: prompts and transformers' own greedy continuations of them, which the engine must
+    reproduce from the exported graph."""
+    import json
+    import shutil
+
+    from .checkpoint import load_target
+    from .graph_standard import export_standard
+    from .tiny_hf import build_checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        hf = build_checkpoint(family, root / "checkpoint", seed=seed)
+        if out.exists():
+            shutil.rmtree(out)
+        export_standard(load_target(root / "checkpoint"), root / "checkpoint", out, layout)
+        gen = torch.Generator().manual_seed(seed)
+        cases = []
+        for _ in range(prompts):
+            ids = torch.randint(0, 380, (1, int(torch.randint(4, 40, (1,), generator=gen))), generator=gen)
+            with torch.no_grad():
+                greedy = hf.generate(ids, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)[0, ids.shape[1]:]
+            cases.append({"prompt": ids[0].tolist(), "greedy": greedy.tolist()})
+        (out / "reference.json").write_text(json.dumps({"note": f"transformers greedy, {family}, {layout} layout",
+                                                         "cases": cases}) + "\n")
+        return {"out": str(out), "bytes": sum(f.stat().st_size for f in out.rglob("*") if f.is_file())}
+
+
 def build_converted_fixture(out: Path, seed: int = 0, draft_steps: int = 40, quant: str | None = None) -> dict:
     """A converted Hugging Face package for the engine tier (under 2 MB): a tiny random Qwen2 checkpoint
     (grouped-query attention, biases, tied head, ChatML and FIM tokens) through `convert` (with `quant`,
