@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PackageError } from './errors';
 import { detectStandard, loadStandardPackage, type StandardLayout } from './formats/standard';
+import { INCOMPLETE_MARKER } from './hub';
 import { MANIFEST_FILE, parseManifest, type FileEntry, type Manifest } from './manifest';
 
 export interface ModelPackage {
@@ -48,6 +49,9 @@ async function checkFile(dir: string, role: string, entry: FileEntry): Promise<s
 
 export async function loadPackage(folder: string): Promise<ModelPackage> {
   const dir = resolve(folder);
+  if (await stat(join(dir, INCOMPLETE_MARKER)).then(() => true, () => false)) {
+    throw new PackageError(dir, 'the download of this model is incomplete; run Chimera: Download Model… again to finish it');
+  }
   const manifestPath = join(dir, MANIFEST_FILE);
   let text: string;
   try {
