@@ -100,9 +100,7 @@ async function sizeOf(path: string): Promise<number> {
 
 async function hashFile(path: string): Promise<ReturnType<typeof createHash>> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(path), async function* (source) {
-    for await (const chunk of source) hash.update(chunk as Buffer);
-  });
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash;
 }
 

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecodingSession } from '../../src/core/decoder';
-import { downloadFiles, graphChoices, HubError, INCOMPLETE_MARKER, listFiles, supportFiles, type HubFile } from '../../src/core/hub';
+import { downloadFiles, graphChoices, INCOMPLETE_MARKER, listFiles, supportFiles, type HubError, type HubFile } from '../../src/core/hub';
 import { loadModel } from '../../src/core/model';
 import { startFakeHub, type FakeHub } from '../support/fakeHub';
 import { memoryLog } from '../support/models';

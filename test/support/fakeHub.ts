@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 
@@ -91,7 +91,7 @@ export async function startFakeHub(folder: string, repo = 'test-org/tiny-coder')
   };
 }
 
-async function send(res: import('node:http').ServerResponse, body: Buffer, cut: number | undefined, state: { delayMs: number }): Promise<void> {
+async function send(res: ServerResponse, body: Buffer, cut: number | undefined, state: { delayMs: number }): Promise<void> {
   const limit = cut ?? body.length;
   for (let at = 0; at < limit; at += 16384) {
     if (res.destroyed) return;
