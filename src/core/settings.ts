@@ -23,6 +23,8 @@ export interface ChimeraSettings {
   temperature: number;
   /** Most tokens of context (prompt and answer) the engine uses, below the model's own limit. */
   maxContext: number;
+  /** Where Download Model fetches from (the Hugging Face Hub or a mirror with its URL layout). */
+  hub: { url: string };
 }
 
 type SchemaEntry =
@@ -42,6 +44,7 @@ export const SETTINGS_SCHEMA = {
   'decoding.mode': { type: 'enum', values: DECODING_MODES, default: 'chimera' },
   temperature: { type: 'number', default: 0, minimum: 0, maximum: 2, integer: false },
   maxContext: { type: 'number', default: 8192, minimum: 256, maximum: 131072, integer: true },
+  'hub.url': { type: 'string', default: 'https://huggingface.co' },
 } as const satisfies Record<string, SchemaEntry>;
 
 export type SettingKey = keyof typeof SETTINGS_SCHEMA;
@@ -74,6 +77,7 @@ export function parseSettings(get: ConfigReader): ParsedSettings {
     decoding: { mode: readEnum(get, 'decoding.mode', DECODING_MODES, problems) },
     temperature: readNumber(get, 'temperature', problems),
     maxContext: readNumber(get, 'maxContext', problems),
+    hub: { url: readString(get, 'hub.url', problems) || 'https://huggingface.co' },
   };
   return { settings, problems };
 }

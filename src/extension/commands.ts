@@ -6,10 +6,12 @@ import * as vscode from 'vscode';
 import { readSettings, setInlineEnabled } from './settings';
 import { CHAT_VIEW_ID } from './chatView';
 import type { EngineService } from './engineService';
+import { downloadModel, type DownloadRequest } from './downloadModel';
 import { selectModel } from './selectModel';
 
-export function registerCommands(log: vscode.LogOutputChannel, engine: EngineService): vscode.Disposable[] {
+export function registerCommands(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, engine: EngineService): vscode.Disposable[] {
   return [
+    vscode.commands.registerCommand('chimera.downloadModel', (request?: DownloadRequest) => downloadModel(context, log, request)),
     vscode.commands.registerCommand('chimera.openChat', () =>
       vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`),
     ),

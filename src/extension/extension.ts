@@ -34,7 +34,7 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
   engine.startInBackground();
 
   const chatView = registerChat(context, engine, log);
-  context.subscriptions.push(...registerCommands(log, engine));
+  context.subscriptions.push(...registerCommands(context, log, engine));
 
   const inline = new InlineCompletionProvider(engine, log, (stats) => engine.noteResult(stats));
   const refactor = new RefactorController(engine, log);

@@ -14,10 +14,11 @@ function minorVersion(version: string): [number, number] {
 }
 
 describe('package.json manifest', () => {
-  it('contributes the seven Chimera commands plus the refactor decision pair, each titled in the Chimera category', () => {
+  it('contributes the eight Chimera commands plus the refactor decision pair, each titled in the Chimera category', () => {
     const ids = contributes.commands.map((c) => c.command).sort();
     assert.deepEqual(ids, [
       'chimera.acceptRefactor',
+      'chimera.downloadModel',
       'chimera.explain',
       'chimera.openChat',
       'chimera.refactor',

@@ -22,6 +22,7 @@ describe('settings', () => {
       decoding: { mode: 'chimera' },
       temperature: 0,
       maxContext: 8192,
+      hub: { url: 'https://huggingface.co' },
     };
     assert.deepEqual(defaultSettings(), expected);
     assert.deepEqual(parse({}).problems, []);
@@ -38,6 +39,7 @@ describe('settings', () => {
       'decoding.mode': 'ngram',
       temperature: 0.7,
       maxContext: 32768,
+      'hub.url': 'http://mirror.local',
     });
     assert.deepEqual(problems, []);
     assert.deepEqual(settings, {
@@ -48,6 +50,7 @@ describe('settings', () => {
       decoding: { mode: 'ngram' },
       temperature: 0.7,
       maxContext: 32768,
+      hub: { url: 'http://mirror.local' },
     });
   });
 
