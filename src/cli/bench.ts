@@ -16,6 +16,8 @@ interface BenchPrompt {
   tokens: number[];
   stopIds?: number[];
   stopStrings?: string[];
+  /** Text token healing took off a FIM prompt's end, as inline completion does (core/healing.ts). */
+  healed?: string;
 }
 
 interface ModeTotals {
@@ -54,7 +56,8 @@ export async function loadBenchPrompts(path: string, model: LoadedModel, maxToke
     }
     if (typeof row.prompt !== 'string') throw new Error(`${path}:${i + 1}: needs a "prompt" string`);
     if (typeof row.suffix === 'string') {
-      return { tokens: templates.fim({ prefix: row.prompt, suffix: row.suffix }, budget).tokens, stopIds: templates.stopTokenIds('fim') };
+      const fim = templates.fim({ prefix: row.prompt, suffix: row.suffix }, budget);
+      return { tokens: fim.tokens, stopIds: templates.stopTokenIds('fim'), healed: fim.healed };
     }
     return { tokens: model.tokenizer.encode(row.prompt) };
   });
@@ -62,7 +65,7 @@ export async function loadBenchPrompts(path: string, model: LoadedModel, maxToke
 
 async function runOnce(session: DecodingSession, prompt: BenchPrompt, mode: DecodingMode, maxTokens: number): Promise<GenerationResult> {
   await session.clear();
-  const stream = session.generate({ prompt: prompt.tokens, maxTokens, mode, stopTokenIds: prompt.stopIds, stopStrings: prompt.stopStrings });
+  const stream = session.generate({ prompt: prompt.tokens, maxTokens, mode, stopTokenIds: prompt.stopIds, stopStrings: prompt.stopStrings, healed: prompt.healed });
   for (;;) {
     const next = await stream.next();
     if (next.done) return next.value;

@@ -33,7 +33,7 @@ export async function runGenerate(args: GenerateArgs): Promise<void> {
     const mode = args.mode === 'chimera' && !session.hasDraft ? 'ngram' : args.mode;
     if (mode !== args.mode) process.stderr.write(`chimera: warn: ${model.manifest.name} has no Chimera draft; using the ngram mode\n`);
     const stream = session.generate({
-      prompt, maxTokens, mode, stopTokenIds: stopIds,
+      prompt, maxTokens, mode, stopTokenIds: stopIds, healed: built.healed,
       sampling: { temperature: args.temperature, topK: 0, topP: args.temperature > 0 ? 0.95 : 1 }, seed: args.seed,
     });
     let result: GenerationResult | undefined;

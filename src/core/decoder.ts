@@ -14,12 +14,13 @@ import type { CostModel } from './cost';
 import { Emitter, type FinishReason } from './emitter';
 import type { LoadedModel } from './model';
 import { findContinuation, type NgramOptions } from './ngram';
-import { TreePolicy, type TreeKind } from './policy';
+import { HealingConstraint, healingLeft } from './healing';
+import { TreePolicy, type TreeChoice, type TreeKind } from './policy';
 import { createCache, DraftRunner, type CacheKind } from './runner';
 import { createTarget, type TargetModel } from './target';
 import { GREEDY, PositionDraws, top2Margin, type SamplingParams } from './sampling';
 import { accept, chooseFirst, gatherRows } from './step';
-import { draftTreeFromPaths, ShapeCache } from './tree';
+import { draftTreeFromPaths, ShapeCache, TokenTree } from './tree';
 import { newStats, finishStats, type GenerationStats } from './stats';
 
 export type DecodingMode = 'autoregressive' | 'chimera' | 'ngram';
@@ -36,6 +37,11 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Record the top-2 logit margin of each generated token (autoregressive mode only; for tests). */
   recordMargins?: boolean;
+  /**
+   * Text token healing took off the prompt's end (healing.ts): the answer is made to start with it, and it
+   * is not part of the returned text.
+   */
+  healed?: string;
 }
 
 export interface GenerationResult {
@@ -172,7 +178,9 @@ export class DecodingSession {
     const prompt = fitPrompt(req.prompt, req.maxTokens, capacity, this.reserve);
     stats.truncatedPrompt = prompt.length < req.prompt.length;
     const maxTokens = Math.max(0, Math.min(req.maxTokens, capacity - this.reserve - prompt.length));
-    const emitter = new Emitter(this.model.tokenizer, req.stopTokenIds ?? m.stop_token_ids, req.stopStrings ?? [], maxTokens);
+    const healed = req.healed ?? '';
+    const emitter = new Emitter(this.model.tokenizer, req.stopTokenIds ?? m.stop_token_ids, req.stopStrings ?? [], maxTokens, healed.length);
+    const heal = healed ? new HealingConstraint(this.model.tokenizer) : null;
     const margins: number[] | undefined = req.recordMargins ? [] : undefined;
     const costs = this.costs;
 
@@ -180,7 +188,7 @@ export class DecodingSession {
       if (err instanceof AbortError) stats.cancelled = true;
       throw err;
     });
-    let root = chooseFirst(prefill.logits, this.target.vocab, sampling, draws);
+    let root = heal ? heal.choose(prefill.logits, 0, this.target.vocab, sampling, draws, 0, healed) : chooseFirst(prefill.logits, this.target.vocab, sampling, draws);
     margins?.push(top2Margin(prefill.logits, 0, this.target.vocab));
     stats.firstTokenMs = performance.now() - stats.startedAt;
     const history = mode === 'autoregressive' ? null : [...prompt];
@@ -207,24 +215,27 @@ export class DecodingSession {
         emitter.finish = 'length';
         break;
       }
+      // While healing is spelling the removed text, steps verify the root alone (every mode alike).
+      const left = heal ? healingLeft(healed, emitter.rawText) : '';
       const lookup = history ? findContinuation(history, this.ngram) : null;
-      const plan = this.policy.plan(mode, root, lookup, room);
+      const plan = left ? null : this.policy.plan(mode, root, lookup, room);
       let proposal = null;
-      if (plan.runDraft && pending) proposal = pending;
+      if (!plan) proposal = null;
+      else if (plan.runDraft && pending) proposal = pending;
       else if (plan.runDraft && this.draft) {
         const draftStart = performance.now();
         proposal = await this.draft.propose(this.backlog.take(this.target.width), this.trigram(root));
         costs.observeDraft(performance.now() - draftStart);
       }
       pending = null;
-      const choice = this.policy.choose(plan, proposal);
+      const choice = plan ? this.policy.choose(plan, proposal) : rootOnly(root);
       const tree = choice.tree;
       const shape = this.shapes.get(tree.parents);
       const forwardStart = performance.now();
       const out = await this.target.forward(tree.tokens, tree.size, tree.size > 1 ? shape : undefined);
       costs.observeTarget(tree.size, performance.now() - forwardStart);
-      const { path, bonus } = accept(tree, shape, out.logits, this.target.vocab, sampling, draws, emitter.tokens.length);
-      this.policy.learn(choice, path);
+      const { path, bonus } = left ? { path: [0], bonus: heal!.choose(out.logits, 0, this.target.vocab, sampling, draws, emitter.tokens.length, left) } : accept(tree, shape, out.logits, this.target.vocab, sampling, draws, emitter.tokens.length);
+      if (plan) this.policy.learn(choice, path);
       await out.commit(path);
       if (this.draft) this.backlog.push(gatherRows(out.hidden!, path, this.target.width));
       const verified = path.map((n) => tree.tokens[n]!);
@@ -280,6 +291,10 @@ export class DecodingSession {
     stats.prefillMs = performance.now() - stats.startedAt;
     return { logits };
   }
+}
+
+function rootOnly(root: number): TreeChoice {
+  return { tree: new TokenTree(root), keys: [[]], expected: 1 };
 }
 
 function countStep(stats: GenerationStats, treeSize: number, pathSources: readonly string[], drafted: boolean): void {

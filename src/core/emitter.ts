@@ -17,15 +17,23 @@ export class Emitter {
   private shown = 0;
   private cutByString = false;
 
+  /** `hidden`: characters at the start of the answer that are never shown (text token healing re-spelled). */
   constructor(
     tokenizer: Pick<TextTokenizer, 'decode'>,
     stopTokenIds: readonly number[],
     private readonly stopStrings: readonly string[],
     private readonly maxTokens: number,
+    private readonly hidden = 0,
   ) {
     this.decoder = new StreamingDecoder(tokenizer);
     this.stopIds = new Set(stopTokenIds);
+    this.shown = hidden;
     if (maxTokens <= 0) this.finish = 'length';
+  }
+
+  /** The whole answer so far, hidden start included (what token healing compares against). */
+  get rawText(): string {
+    return this.text;
   }
 
   get done(): boolean {
@@ -33,7 +41,7 @@ export class Emitter {
   }
 
   get fullText(): string {
-    return this.text;
+    return this.text.slice(this.hidden);
   }
 
   /** Feeds tokens in order until one ends the generation; returns the text that may be shown now. */
@@ -63,7 +71,7 @@ export class Emitter {
       this.cutAtStopString();
     }
     const rest = this.text.slice(this.shown);
-    this.shown = this.text.length;
+    this.shown = Math.max(this.shown, this.text.length);
     return rest;
   }
 

@@ -7,6 +7,7 @@
  */
 import { concatTokens, fitText, fitTurns, keepHead, keepTail, type InputTrim, type TurnSource } from './bounds';
 import { CapabilityError } from './errors';
+import { healPrompt } from './healing';
 import type { Manifest } from './manifest';
 import type { TextTokenizer } from './tokenizer';
 
@@ -37,6 +38,8 @@ export interface Prompt {
   replyPrefix: string;
   /** What was left out to fit the budget; absent when everything fit. */
   trim?: InputTrim;
+  /** Text token healing took off the end (the prompt ends in the user's text); the answer re-spells it. */
+  healed?: string;
 }
 
 type Piece = { special: number } | { text: string };
@@ -118,7 +121,9 @@ export class TemplateRegistry {
       tokens = concatTokens([this.bos, this.render(layout, values)]);
     }
     const dropped = req.prefix.length - values.prefix.length + req.suffix.length - values.suffix.length;
-    return { tokens, stopStrings: [], replyPrefix: '', trim: dropped > 0 ? { droppedTurns: 0, droppedChars: dropped } : undefined };
+    // In suffix-prefix-middle order the prompt ends with the text before the cursor: heal its last token.
+    const heal = t.layout.endsWith('{prefix}') && values.prefix.length > 0 ? healPrompt(tokens, this.tokenizer) : { tokens, healed: '' };
+    return { tokens: heal.tokens, stopStrings: [], replyPrefix: '', trim: dropped > 0 ? { droppedTurns: 0, droppedChars: dropped } : undefined, healed: heal.healed || undefined };
   }
 
   /** Plain text to continue (no template), keeping its end within `budget`; BOS first when the model wants one. */
@@ -132,7 +137,8 @@ export class TemplateRegistry {
       kept = this.tokenizer.decode(tokens).length;
     }
     const dropped = Math.max(0, text.length - kept);
-    return { tokens: concatTokens([this.bos, tokens]), stopStrings: [], replyPrefix: '', trim: dropped > 0 ? { droppedTurns: 0, droppedChars: dropped } : undefined };
+    const heal = healPrompt(concatTokens([this.bos, tokens]), this.tokenizer);
+    return { tokens: heal.tokens, stopStrings: [], replyPrefix: '', trim: dropped > 0 ? { droppedTurns: 0, droppedChars: dropped } : undefined, healed: heal.healed || undefined };
   }
 
   /**

@@ -179,7 +179,7 @@ export class Engine {
       this.scheduler.submit<CoreResult>(lane, {
         signal,
         onDelta,
-        start: (abort) => loaded.sessions.get(lane)!.generate(this.request(loaded, decoding, prompt.tokens, stopIds, stopStrings, abort)),
+        start: (abort) => loaded.sessions.get(lane)!.generate({ ...this.request(loaded, decoding, prompt.tokens, stopIds, stopStrings, abort), healed: prompt.healed }),
         resolve: (result) => {
           this.totals.generatedTokens += result.tokens.length;
           this.last = publicStats(result.stats);
