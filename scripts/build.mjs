@@ -5,7 +5,7 @@
 // Each process gets its own bundle so the engine and CLI never pull in `vscode`, and the
 // extension host never loads onnxruntime-node (inference blocks the thread it runs on).
 import * as esbuild from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,6 +67,14 @@ const bundles = [
     target: 'es2022',
   },
 ];
+
+/**
+ * The tree-sitter runtime and the grammars the inline syntax check uses (src/core/inline/syntax.ts), next
+ * to the extension bundle: about 3.5 MB, where all of @vscode/tree-sitter-wasm's grammars would be 22 MB.
+ */
+const TREE_SITTER_FILES = ['tree-sitter.wasm', 'tree-sitter-python.wasm', 'tree-sitter-typescript.wasm', 'tree-sitter-tsx.wasm', 'tree-sitter-javascript.wasm', 'tree-sitter-go.wasm'];
+mkdirSync(join(root, 'dist/tree-sitter'), { recursive: true });
+for (const file of TREE_SITTER_FILES) copyFileSync(join(root, 'node_modules/@vscode/tree-sitter-wasm/wasm', file), join(root, 'dist/tree-sitter', file));
 
 if (watch) {
   for (const options of bundles) {

@@ -29,12 +29,16 @@ describe('VSIX package (linux-x64)', () => {
     names = zip.names;
   });
 
-  it('contains the manifest, the four bundles, media, models, readme and licence', () => {
+  it('contains the manifest, the four bundles, the tree-sitter grammars, media, models, readme and licence', () => {
     for (const file of [
       'extension/package.json',
       'extension/dist/extension.js',
       'extension/dist/engine.js',
       'extension/dist/cli.js',
+      'extension/dist/tree-sitter/tree-sitter.wasm',
+      'extension/dist/tree-sitter/tree-sitter-python.wasm',
+      'extension/dist/tree-sitter/tree-sitter-typescript.wasm',
+      'extension/dist/tree-sitter/tree-sitter-go.wasm',
       'extension/media/build/chat.js',
       'extension/media/chat.css',
       'extension/media/chimera.svg',

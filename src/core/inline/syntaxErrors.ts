@@ -1,0 +1,71 @@
+/**
+ * What counts as a syntax error in a tree-sitter tree, and which errors a suggestion brought in.
+ *
+ * tree-sitter's recovery marks what it could not parse with ERROR and MISSING nodes. tree-sitter-python
+ * is more lenient than Python: it reads a dedent to a column no enclosing block has as the end of the
+ * block (the 5-space docstring followed by a 4-space line parses as a function plus a module-level
+ * statement, where Python raises IndentationError), and it accepts a block with no statement. Both are
+ * added as errors here.
+ */
+import type { Node, Tree } from '@vscode/tree-sitter-wasm';
+
+export interface SyntaxError {
+  kind: string;
+  /** Byte offsets in the parsed text. */
+  start: number;
+  end: number;
+}
+
+export function syntaxErrors(tree: Tree, python: boolean): SyntaxError[] {
+  const errors: SyntaxError[] = [];
+  collectRecovery(tree.rootNode, errors);
+  if (python) collectPythonBlocks(tree.rootNode, errors);
+  return errors;
+}
+
+/**
+ * Errors of `candidate` (the text with the suggestion of `inserted` bytes at byte `cursor`) that the
+ * text without it (`baseline`) did not have. An error inside the suggestion is always new; one before or
+ * after it is new unless the baseline had the same kind of error at the same place.
+ */
+export function newErrors(baseline: readonly SyntaxError[], candidate: readonly SyntaxError[], cursor: number, inserted: number): SyntaxError[] {
+  const known = new Set<string>();
+  for (const e of baseline) {
+    if (e.start <= cursor) known.add(`${e.kind}@${e.start}`);
+    if (e.start >= cursor) known.add(`${e.kind}@${e.start + inserted}`);
+  }
+  return candidate.filter((e) => (e.start > cursor && e.start < cursor + inserted) || !known.has(`${e.kind}@${e.start}`));
+}
+
+function collectRecovery(node: Node, errors: SyntaxError[]): void {
+  if (node.isError || node.isMissing) errors.push({ kind: node.isMissing ? `missing ${node.type}` : 'error', start: node.startIndex, end: node.endIndex });
+  if (!node.hasError) return;
+  for (const child of node.children) if (child) collectRecovery(child, errors);
+}
+
+/** Statements of a module or block at a column other than the block's, and blocks with no statement. */
+function collectPythonBlocks(node: Node, errors: SyntaxError[]): void {
+  if (node.type === 'module' || node.type === 'block') {
+    let column = node.type === 'module' ? 0 : -1;
+    let statements = 0;
+    for (const child of node.namedChildren) {
+      if (!child || child.type === 'comment') continue;
+      statements++;
+      if (!startsItsLine(child)) continue;
+      if (column === -1) column = child.startPosition.column;
+      else if (child.startPosition.column !== column) errors.push({ kind: 'indentation', start: child.startIndex, end: child.endIndex });
+    }
+    if (node.type === 'block' && statements === 0) errors.push({ kind: 'empty block', start: node.startIndex, end: node.endIndex });
+  }
+  for (const child of node.namedChildren) if (child && (child.type === 'block' || holdsBlocks(child))) collectPythonBlocks(child, errors);
+}
+
+function startsItsLine(node: Node): boolean {
+  const previous = node.previousSibling;
+  return !previous || previous.endPosition.row < node.startPosition.row;
+}
+
+/** Compound statements (def, class, if, with, try...) and their clauses hold blocks; expressions need not be searched. */
+function holdsBlocks(node: Node): boolean {
+  return node.type.endsWith('_statement') || node.type.endsWith('_definition') || node.type.endsWith('_clause') || node.type === 'decorated_definition';
+}
