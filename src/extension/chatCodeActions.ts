@@ -5,12 +5,13 @@
  */
 import * as vscode from 'vscode';
 import type { CodeAction } from '../webview/messages';
+import { codeActionRefusal } from './codeBlockRules';
 
 export const PROPOSAL_SCHEME = 'chimera-chat-block';
 export const ACCEPT = 'Accept';
 export const REJECT = 'Reject';
 
-export type ApplyOutcome = 'accepted' | 'rejected' | 'no-editor' | 'changed';
+export type ApplyOutcome = 'accepted' | 'rejected' | 'no-editor' | 'changed' | 'empty';
 
 /** Asks whether to apply; tests pass their own answer instead of clicking a notification. */
 export type Confirm = (question: string) => Thenable<string | undefined>;
@@ -42,12 +43,14 @@ export class CodeBlockActions implements vscode.Disposable {
 
   /** Through the host: the webview's own clipboard access may be blocked by the browser. */
   async copy(code: string): Promise<void> {
+    if (refused('copy', code)) return;
     await vscode.env.clipboard.writeText(code);
     vscode.window.setStatusBarMessage('Chimera: code copied to the clipboard', 3000);
   }
 
   /** Replaces every selection (an empty one is the cursor) with the code, as one undo step. */
   async insert(code: string): Promise<boolean> {
+    if (refused('insert', code)) return false;
     const editor = targetEditor();
     if (!editor) return noEditor('insert the code');
     return editor.edit((builder) => {
@@ -61,6 +64,7 @@ export class CodeBlockActions implements vscode.Disposable {
    * if the user accepts and the document has not changed in the meantime.
    */
   async applyDiff(code: string, confirm: Confirm = askUser): Promise<ApplyOutcome> {
+    if (refused('applyDiff', code)) return 'empty';
     const editor = targetEditor();
     if (!editor) return noEditor('apply the code to').then(() => 'no-editor' as const);
     const document = editor.document;
@@ -119,6 +123,13 @@ function targetEditor(): vscode.TextEditor | undefined {
 
 function fullRange(document: vscode.TextDocument): vscode.Range {
   return new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length));
+}
+
+/** Refuses an action on a block with no code, saying why, instead of proposing to delete the selection. */
+function refused(action: CodeAction, code: string): boolean {
+  const refusal = codeActionRefusal(action, code);
+  if (refusal !== undefined) void vscode.window.showInformationMessage(refusal);
+  return refusal !== undefined;
 }
 
 async function noEditor(what: string): Promise<false> {

@@ -93,6 +93,14 @@ export type ExtensionToWebview =
   /** Test-only: asks the webview for a ProbeReport. */
   | { type: 'probe'; requestId: string };
 
+/**
+ * Whether a code block holds any code. The panel gives an empty or whitespace-only block no buttons,
+ * and the host refuses to insert or apply one: applied over a selection it would only delete it.
+ */
+export function hasCode(code: string): boolean {
+  return code.trim().length > 0;
+}
+
 // ---- guards ---------------------------------------------------------------------------------------
 
 type Check = (value: unknown) => boolean;

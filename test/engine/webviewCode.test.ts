@@ -112,6 +112,21 @@ describe('chat webview code blocks (real Chromium, the built webview bundle)', f
     assert.equal(await page.locator('.message-body a[href]').count(), 0);
   });
 
+  it('a block with no code gets no buttons: empty and whitespace-only fences, in replies and attachments', async () => {
+    await show(`Nothing here:\n\n\`\`\`python\n\`\`\`\n\nNor here:\n\n\`\`\`\n   \n\t\n\`\`\`\n\n${FENCED}`);
+    // Three <pre> are shown, but only the one with code is wrapped with Copy / Insert / Apply….
+    assert.equal(await page.locator('.message-body pre').count(), 3);
+    assert.equal(await page.locator('.code-block').count(), 1);
+    assert.equal(await page.locator('.message-body button').count(), 3);
+    assert.equal(await click(0, 'Apply…'), 'def add(a, b):\n    return a + b');
+    // An empty attachment on a question gets no Copy either.
+    const question: TranscriptMessage = { id: 'q1', role: 'user', text: 'Explain', attachment: { label: 'empty.py:1', languageId: 'python', code: '  \n' } };
+    await page.evaluate((m) => (globalThis as unknown as PanelGlobals).postMessage({ type: 'transcript', messages: [m] }, '*'), question);
+    await page.waitForSelector('.attachment-label');
+    assert.equal(await page.locator('.message-body pre').count(), 1);
+    assert.equal(await page.locator('.code-block, .message-body button').count(), 0);
+  });
+
   it('a code block written as raw HTML cannot claim another block\'s source', async () => {
     // A guessed marker class is just a class: the real marker is random for every render.
     await show(`<pre class="chimera-src-0-0"><code>evil()</code></pre>\n\n${FENCED}`);

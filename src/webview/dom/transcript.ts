@@ -4,7 +4,7 @@
  * would be quadratic in long replies). A reply's final form is rendered at once, frame or not, since
  * a hidden panel gets no frames.
  */
-import type { CodeAction, ReplyStats, StatusAction, TranscriptMessage } from '../messages';
+import { hasCode, type CodeAction, type ReplyStats, type StatusAction, type TranscriptMessage } from '../messages';
 import { actionButton, el } from './elements';
 import { codeSource, renderCode, renderMarkdown } from './markdown';
 
@@ -140,12 +140,13 @@ export class Transcript {
 
   /**
    * Wraps every code block with its toolbar; the buttons are remembered here, not marked in the DOM,
-   * with the block's markdown source. A `<pre>` written as raw HTML has no source, and gets no buttons.
+   * with the block's markdown source. A `<pre>` written as raw HTML has no source, and gets no buttons;
+   * nor does a block with no code in it, which has nothing to copy and whose Apply… would only delete.
    */
   private decorateCode(body: HTMLElement, buttons: readonly (readonly [CodeAction, string, string])[]): void {
     for (const pre of body.querySelectorAll('pre')) {
       const code = codeSource.get(pre);
-      if (code === undefined) continue;
+      if (code === undefined || !hasCode(code)) continue;
       const wrapper = el('div', 'code-block');
       const toolbar = el('div', 'code-actions');
       for (const [action, label, title] of buttons) {
