@@ -29,7 +29,12 @@ export interface FimRequest {
   suffix: string;
   /** Workspace-relative path; the model was trained with it as a header. */
   path?: string;
+  /** Code from other files, most relevant first (inline/crossFile.ts); what fits goes before the file. */
+  context?: readonly { path: string; text: string }[];
 }
+
+/** Share of a FIM prompt's budget that code from other files may take. */
+const CONTEXT_SHARE = 0.25;
 
 export interface Prompt {
   tokens: number[];
@@ -112,18 +117,38 @@ export class TemplateRegistry {
     }
     const header = req.path ? t.file_header : '';
     const layout = t.layout.replace('{file_header}', header);
+    const context = this.contextBlocks(t.file_header, req.context ?? [], Math.floor(budget * CONTEXT_SHARE));
+    budget -= context.length;
     const suffixChars = Math.floor((budget / 4) * CHARS_PER_TOKEN);
     const prefixChars = budget * CHARS_PER_TOKEN - Math.min(req.suffix.length, suffixChars);
     const values = { path: req.path ?? '', prefix: keepLastLines(req.prefix, prefixChars), suffix: keepFirstLines(req.suffix, suffixChars) };
-    let tokens = concatTokens([this.bos, this.render(layout, values)]);
-    while (tokens.length > budget && values.prefix.length > 0) {
+    let tokens = concatTokens([this.bos, context, this.render(layout, values)]);
+    while (tokens.length > budget + context.length && values.prefix.length > 0) {
       values.prefix = keepLastLines(values.prefix, Math.floor(values.prefix.length * 0.75));
-      tokens = concatTokens([this.bos, this.render(layout, values)]);
+      tokens = concatTokens([this.bos, context, this.render(layout, values)]);
     }
     const dropped = req.prefix.length - values.prefix.length + req.suffix.length - values.suffix.length;
     // In suffix-prefix-middle order the prompt ends with the text before the cursor: heal its last token.
     const heal = t.layout.endsWith('{prefix}') && values.prefix.length > 0 ? healPrompt(tokens, this.tokenizer) : { tokens, healed: '' };
     return { tokens: heal.tokens, stopStrings: [], replyPrefix: '', trim: dropped > 0 ? { droppedTurns: 0, droppedChars: dropped } : undefined, healed: heal.healed || undefined };
+  }
+
+  /**
+   * Snippets from other files as file blocks (the model's file header, then the code), within `budget`
+   * tokens: taken most relevant first, written least relevant first so the best sits next to the file.
+   * A model without a file header gets none: it was never shown where one file ends and the next begins.
+   */
+  private contextBlocks(fileHeader: string, snippets: readonly { path: string; text: string }[], budget: number): number[] {
+    if (!fileHeader || snippets.length === 0) return [];
+    const blocks: number[][] = [];
+    let used = 0;
+    for (const s of snippets) {
+      const block = this.render(fileHeader + '{code}\n', { path: s.path, code: s.text });
+      if (used + block.length > budget) continue;
+      blocks.push(block);
+      used += block.length;
+    }
+    return blocks.reverse().flat();
   }
 
   /** Plain text to continue (no template), keeping its end within `budget`; BOS first when the model wants one. */

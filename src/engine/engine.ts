@@ -115,7 +115,7 @@ export class Engine {
 
   complete(params: P.CompleteParams, signal: AbortSignal | undefined, onDelta: (text: string) => void, lane: Lane = 'complete'): Promise<P.GenerationResult> {
     return this.run(lane, params, signal, onDelta, (l, budget) => {
-      const prompt = l.templates.fim({ prefix: params.prefix, suffix: params.suffix, path: params.filePath }, budget);
+      const prompt = l.templates.fim({ prefix: params.prefix, suffix: params.suffix, path: params.filePath, context: params.context }, budget);
       return { prompt, stopIds: l.templates.stopTokenIds('fim'), stopStrings: params.stop ?? [] };
     });
   }

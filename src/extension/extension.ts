@@ -4,6 +4,8 @@ import { VERSION } from '../core/version';
 import { registerChat, type ChatApi } from './chat';
 import { registerCommands } from './commands';
 import { EngineService } from './engineService';
+import { SyntaxChecker } from '../core/inline/syntax';
+import { CrossFileContext } from './inlineContext';
 import { InlineCompletionProvider, registerInlineCompletions } from './inlineCompletion';
 import { RefactorController } from './refactor';
 import { StatusBar } from './statusBar';
@@ -36,7 +38,7 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
   const chatView = registerChat(context, engine, log);
   context.subscriptions.push(...registerCommands(context, log, engine));
 
-  const inline = new InlineCompletionProvider(engine, log, (stats) => engine.noteResult(stats));
+  const inline = new InlineCompletionProvider(engine, log, (stats) => engine.noteResult(stats), new CrossFileContext(), new SyntaxChecker(context.asAbsolutePath('dist/tree-sitter')));
   const refactor = new RefactorController(engine, log);
   context.subscriptions.push(inline, registerInlineCompletions(inline), refactor, new StatusBar(engine, log));
 

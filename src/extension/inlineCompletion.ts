@@ -8,9 +8,11 @@ import * as vscode from 'vscode';
 import { SuggestionCache } from '../core/inline/cache';
 import { completionContext, skipReason } from '../core/inline/context';
 import { AdaptiveDebounce, wait } from '../core/inline/debounce';
+import type { SyntaxChecker } from '../core/inline/syntax';
 import { collectSuggestion } from '../core/inline/trim';
 import type { GenerationStats } from '../protocol';
 import type { EngineService } from './engineService';
+import type { CrossFileContext } from './inlineContext';
 import { readSettings } from './settings';
 
 /** URI schemes of real documents; output panels, diffs of git objects etc. get no suggestions. */
@@ -34,6 +36,8 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     private readonly engine: EngineService,
     private readonly log: vscode.LogOutputChannel,
     private readonly onResult: (stats: GenerationStats) => void,
+    private readonly crossFile: CrossFileContext,
+    private readonly syntax: SyntaxChecker,
   ) {
     this.debounce = new AdaptiveDebounce(readSettings(log).inline.debounceMs);
   }
@@ -62,6 +66,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     const settled = new AbortController();
     try {
       const client = await this.engine.ready();
+      const context = await this.crossFile.snippets(document, position);
       const stream = client.complete(
         {
           prefix: ctx.prefix,
@@ -71,11 +76,15 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
           maxTokens: settings.inline.maxTokens,
           temperature: settings.temperature,
           mode: settings.decoding.mode,
+          context,
         },
         AbortSignal.any([signal, settled.signal]),
       );
       stream.result.then((result) => this.recordStats(result.stats), () => undefined);
-      const suggestion = await collectSuggestion(stream, ctx.trim, () => settled.abort());
+      const trimmed = await collectSuggestion(stream, ctx.trim, () => settled.abort());
+      const checked = await this.syntax.check({ languageId: document.languageId, prefix: ctx.prefix, suffix: ctx.suffix, suggestion: trimmed });
+      if (checked.outcome === 'cut' || checked.outcome === 'dropped') this.log.debug(`Inline suggestion ${checked.outcome} by the syntax check (${checked.ms.toFixed(1)} ms)`);
+      const suggestion = checked.text;
       const elapsed = performance.now() - started;
       this.debounce.recordLatency(elapsed);
       this.stats.latenciesMs.push(elapsed);
@@ -101,6 +110,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
 
   dispose(): void {
     this.provided.dispose();
+    this.crossFile.dispose();
   }
 
   private items(text: string, position: vscode.Position): vscode.InlineCompletionItem[] {

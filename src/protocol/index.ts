@@ -134,6 +134,17 @@ export interface CompleteParams extends DecodingOptions {
   filePath?: string;
   /** Strings that end the completion (not included in it). */
   stop?: string[];
+  /**
+   * Code from other files (imported definitions, recent edits, similar open code), most relevant first;
+   * the engine puts what fits its budget before the current file. Keep it the same while the user types
+   * on one line: it leads the prompt, and a change there re-reads the whole prompt.
+   */
+  context?: ContextSnippet[];
+}
+export interface ContextSnippet {
+  /** Workspace-relative path of the file the snippet comes from. */
+  path: string;
+  text: string;
 }
 /** client → server: fill in the middle at the cursor. A newer `complete` cancels an older one (latest wins). */
 export const complete = new RequestType<CompleteParams, GenerationResult, EngineErrorData>('complete');

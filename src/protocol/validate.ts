@@ -15,6 +15,9 @@ export const ROLES = ['system', 'user', 'assistant'] as const;
 export const TEMPERATURE = { min: 0, max: 2 } as const;
 /** More stop strings than this is a malformed request, not a use case (OpenAI allows 4). */
 export const MAX_STOP_STRINGS = 16;
+/** Cross-file context: at most this many snippets of at most this many characters each. */
+export const MAX_CONTEXT_SNIPPETS = 16;
+export const MAX_CONTEXT_SNIPPET_CHARS = 8_192;
 
 /** A request field that breaks a rule; `field` is a path such as `messages[2].role`. */
 export class ParamError extends Error {
@@ -106,7 +109,18 @@ export function completeParams(params: unknown): P.CompleteParams {
   const out: P.CompleteParams = { ...decodingOptions(o), prefix: string(o, 'prefix'), suffix: string(o, 'suffix'), languageId: string(o, 'languageId') };
   if (o.filePath !== undefined) out.filePath = string(o, 'filePath');
   if (o.stop !== undefined) out.stop = stopStrings(o.stop);
+  if (o.context !== undefined) out.context = contextSnippetsParam(o.context);
   return out;
+}
+
+export function contextSnippetsParam(value: unknown): P.ContextSnippet[] {
+  if (!Array.isArray(value) || value.length > MAX_CONTEXT_SNIPPETS) throw new ParamError('context', `must be an array of at most ${MAX_CONTEXT_SNIPPETS} snippets (got ${Array.isArray(value) ? `${value.length}` : show(value)})`);
+  return value.map((v, i) => {
+    const s = object(v, `context[${i}]`);
+    const text = string(s, 'text', `context[${i}].text`);
+    if (text.length > MAX_CONTEXT_SNIPPET_CHARS) throw new ParamError(`context[${i}].text`, `must be at most ${MAX_CONTEXT_SNIPPET_CHARS} characters (got ${text.length})`);
+    return { path: string(s, 'path', `context[${i}].path`), text };
+  });
 }
 
 export function chatMessage(value: unknown, where: string): P.ChatMessage {
