@@ -207,7 +207,7 @@ export class DecodingSession {
       }
       if (req.signal?.aborted) {
         stats.cancelled = true;
-        throw new AbortError();
+        throw new AbortError(undefined, finishStats({ ...stats, generatedTokens: emitter.tokens.length }));
       }
       const stepStart = performance.now();
       const room = capacity - this.target.length;

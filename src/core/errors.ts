@@ -1,4 +1,5 @@
 /** Errors the core raises on bad input. Each names what a user can act on. */
+import type { GenerationStats } from './stats';
 
 /** A model package defect. The message starts with the file it concerns. */
 export class PackageError extends Error {
@@ -29,7 +30,11 @@ export class CapabilityError extends Error {
 
 /** Generation stopped because its AbortSignal fired. */
 export class AbortError extends Error {
-  constructor(message = 'generation was cancelled') {
+  constructor(
+    message = 'generation was cancelled',
+    /** What the decoding loop had done when it stopped, so a stopped generation's speed is not lost. */
+    readonly partial?: GenerationStats,
+  ) {
     super(message);
     this.name = 'AbortError';
   }

@@ -21,11 +21,11 @@ import { AbortError } from '../core/errors';
 import type { Logger } from '../core/session';
 import * as P from '../protocol';
 import { parseLogLine } from './log';
-import { EngineRequestError, EngineState, EngineUnavailableError, LaunchFailure, TRANSITIONS } from './lifecycle';
+import { EngineRequestError, EngineState, EngineUnavailableError, GenerationStoppedError, LaunchFailure, TRANSITIONS } from './lifecycle';
 import { TextStream } from './textStream';
 import { Watchdog } from './watchdog';
 
-export { EngineRequestError, EngineState, EngineUnavailableError } from './lifecycle';
+export { EngineRequestError, EngineState, EngineUnavailableError, reportStoppedStats } from './lifecycle';
 
 export interface EngineClientOptions {
   /** The engine entry (dist/engine.js), or a fake one in tests. */
@@ -206,7 +206,7 @@ export class EngineClient {
 
   private translate(err: unknown, signal: AbortSignal | undefined): Error {
     if (err instanceof ResponseError) {
-      if (err.code === P.ErrorCodes.RequestCancelled || signal?.aborted) return new AbortError(err.message);
+      if (err.code === P.ErrorCodes.RequestCancelled || signal?.aborted) return new GenerationStoppedError(err.message, (err.data as P.EngineErrorData | undefined)?.stats);
       return new EngineRequestError(err.message, err.code, err.data as P.EngineErrorData | undefined);
     }
     if (signal?.aborted) return new AbortError();

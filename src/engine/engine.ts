@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { DecodingSession, type GenerateRequest, type GenerationResult as CoreResult } from '../core/decoder';
 import { answerRoom, splitContext } from '../core/bounds';
-import { DeviceError, PackageError } from '../core/errors';
+import { DeviceError, isAbortError, PackageError, type AbortError } from '../core/errors';
 import { loadModel, type LoadedModel } from '../core/model';
 import { defaultCacheDir, FileCostStore } from '../core/profile';
 import type { Logger } from '../core/session';
@@ -187,11 +187,21 @@ export class Engine {
           resolve({ text: result.text, finishReason: result.finishReason, stats: this.last, ...(prompt.trim ? { trimmed: prompt.trim } : {}) });
         },
         reject: (err) => {
-          if (err instanceof Error && err.name === 'AbortError') this.totals.cancelled++;
+          if (isAbortError(err)) this.noteStopped(lane, err as AbortError);
           reject(err);
         },
       });
     });
+  }
+
+  /** A stopped generation still counts what it produced, and its speed becomes the last one reported. */
+  private noteStopped(lane: Lane, err: AbortError): void {
+    this.totals.cancelled++;
+    const s = err.partial;
+    if (!s || s.generatedTokens === 0) return;
+    this.totals.generatedTokens += s.generatedTokens;
+    this.last = publicStats(s);
+    this.log('debug', `${lane}: stopped after ${s.generatedTokens} tokens, ${s.decodeTokensPerSecond.toFixed(1)} tok/s`);
   }
 
   private request(l: Loaded, o: P.DecodingOptions, prompt: number[], stopTokenIds: number[], stopStrings: string[], signal: AbortSignal): GenerateRequest {
@@ -211,7 +221,7 @@ interface Built {
   stopStrings: string[];
 }
 
-function publicStats(s: CoreResult['stats']): P.GenerationStats {
+export function publicStats(s: CoreResult['stats']): P.GenerationStats {
   return {
     mode: s.mode, promptTokens: s.promptTokens, reusedTokens: s.reusedTokens, generatedTokens: s.generatedTokens, steps: s.steps,
     drafted: s.drafted, accepted: s.accepted, meanAcceptedLength: s.meanAcceptedLength, firstTokenMs: s.firstTokenMs,

@@ -2,6 +2,7 @@
  * The engine client's lifecycle as data: its states, the transitions between them, and the errors a
  * caller sees. client.ts runs the machine; nothing else changes state.
  */
+import { AbortError } from '../core/errors';
 import type * as P from '../protocol';
 
 export enum EngineState {
@@ -40,6 +41,24 @@ export class EngineRequestError extends Error {
     super(message);
     this.name = 'EngineRequestError';
   }
+}
+
+/**
+ * A generation stopped before its end, by its caller or by a newer request. It is still an AbortError;
+ * `stats` covers what it produced, so an early-stopped completion still reports its speed.
+ */
+export class GenerationStoppedError extends AbortError {
+  constructor(
+    message: string,
+    readonly stats: P.GenerationStats | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Hands a stopped generation's statistics to `report`, when it produced anything before it stopped. */
+export function reportStoppedStats(err: unknown, report: (stats: P.GenerationStats) => void): void {
+  if (err instanceof GenerationStoppedError && err.stats) report(err.stats);
 }
 
 /** A launch that did not reach Ready; `crash` when the process died or hung rather than refusing. */

@@ -135,7 +135,7 @@ export class Scheduler {
       }
     } catch (err) {
       lane.running = null;
-      running.job.reject(isAbortError(err) ? new AbortError(running.controller.signal.aborted ? abortReason(running.controller.signal) : String(err)) : err);
+      running.job.reject(isAbortError(err) ? new AbortError(running.controller.signal.aborted ? abortReason(running.controller.signal) : String(err), (err as AbortError).partial) : err);
     }
   }
 }

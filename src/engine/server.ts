@@ -4,11 +4,11 @@
  * AbortSignal the decoding loop checks between steps.
  */
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc';
-import { isAbortError } from '../core/errors';
+import { isAbortError, type AbortError } from '../core/errors';
 import { VERSION } from '../core/version';
 import * as P from '../protocol';
 import * as V from '../protocol/validate';
-import { EngineLoadError, type Engine } from './engine';
+import { EngineLoadError, publicStats, type Engine } from './engine';
 
 export function toAbortSignal(token: CancellationToken): AbortSignal {
   const controller = new AbortController();
@@ -20,9 +20,15 @@ export function toAbortSignal(token: CancellationToken): AbortSignal {
 function toResponseError(err: unknown): ResponseError<P.EngineErrorData | undefined> {
   if (err instanceof ResponseError) return err;
   if (err instanceof V.ParamError) return P.engineError(P.ErrorCodes.InvalidParams, `invalid params: ${err.message}`);
-  if (isAbortError(err)) return P.engineError(P.ErrorCodes.RequestCancelled, err instanceof Error ? err.message : 'cancelled');
+  if (isAbortError(err)) return P.engineError(P.ErrorCodes.RequestCancelled, err instanceof Error ? err.message : 'cancelled', stoppedData(err as AbortError));
   if (err instanceof EngineLoadError) return P.engineError(err.code, err.message, err.data);
   return P.engineError(P.ErrorCodes.GenerationFailed, err instanceof Error ? err.message : String(err));
+}
+
+/** A stopped generation's answer says what it had produced, so the client can still show its speed. */
+function stoppedData(err: AbortError): P.EngineErrorData | undefined {
+  const s = err.partial;
+  return s && s.generatedTokens > 0 ? { stats: publicStats(s) } : undefined;
 }
 
 /** Runs a handler, answering every failure (bad params included) as the protocol's error. */

@@ -11,6 +11,7 @@ import { AdaptiveDebounce, wait } from '../core/inline/debounce';
 import type { SyntaxChecker } from '../core/inline/syntax';
 import { collectSuggestion } from '../core/inline/trim';
 import type { GenerationStats } from '../protocol';
+import { reportStoppedStats } from '../engine/client';
 import type { EngineService } from './engineService';
 import type { CrossFileContext } from './inlineContext';
 import { readSettings } from './settings';
@@ -80,7 +81,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
         },
         AbortSignal.any([signal, settled.signal]),
       );
-      stream.result.then((result) => this.recordStats(result.stats), () => undefined);
+      stream.result.then((result) => this.recordStats(result.stats), (err: unknown) => reportStoppedStats(err, (stats) => this.recordStats(stats)));
       const trimmed = await collectSuggestion(stream, ctx.trim, () => settled.abort());
       const checked = await this.syntax.check({ languageId: document.languageId, prefix: ctx.prefix, suffix: ctx.suffix, suggestion: trimmed });
       if (checked.outcome === 'cut' || checked.outcome === 'dropped') this.log.debug(`Inline suggestion ${checked.outcome} by the syntax check (${checked.ms.toFixed(1)} ms)`);

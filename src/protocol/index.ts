@@ -205,6 +205,8 @@ export const ErrorCodes = {
 export interface EngineErrorData {
   file?: string;
   device?: DeviceSetting;
+  /** With RequestCancelled: what the generation produced before it stopped, when it produced anything. */
+  stats?: GenerationStats;
 }
 
 export function engineError(code: number, message: string, data?: EngineErrorData): ResponseError<EngineErrorData | undefined> {

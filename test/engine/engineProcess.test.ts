@@ -4,8 +4,8 @@ import { cpSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortError } from '../../src/core/errors';
-import { EngineRequestError, EngineState, type EngineClient } from '../../src/engine/client';
-import { ErrorCodes } from '../../src/protocol';
+import { EngineRequestError, EngineState, reportStoppedStats, type EngineClient } from '../../src/engine/client';
+import { ErrorCodes, type GenerationStats } from '../../src/protocol';
 import { makeClient, waitForState } from '../support/engine';
 import { fixtureDir } from '../support/models';
 
@@ -62,6 +62,28 @@ describe('engine process (real, fixture model)', function () {
     const next = await client.complete({ prefix: 'x = ', suffix: '', languageId: 'python', maxTokens: 4 }).result;
     assert.equal(next.stats.generatedTokens, 4);
     assert.equal((await client.stats()).queue.running, 0);
+  });
+
+  it('a generation stopped after it produced tokens still reports its stats (early-stopped completions keep their speed)', async () => {
+    const controller = new AbortController();
+    const stream = client.complete({ prefix: 'def long(x):\n    ', suffix: '\n', languageId: 'python', maxTokens: 400 }, controller.signal);
+    const iterator = stream[Symbol.asyncIterator]();
+    await iterator.next();
+    await iterator.next();
+    controller.abort();
+    const stopped: unknown = await stream.result.then(() => assert.fail('the completion was not stopped'), (err: unknown) => err);
+    assert.ok(stopped instanceof AbortError, 'still an AbortError to every caller');
+    let reported: GenerationStats | undefined;
+    reportStoppedStats(stopped, (stats) => (reported = stats));
+    assert.ok(reported, 'the stopped completion carries its stats');
+    assert.ok(reported.generatedTokens >= 2 && reported.generatedTokens < 400, `generated ${reported.generatedTokens}`);
+    assert.ok(reported.decodeTokensPerSecond > 0 && reported.steps > 0);
+    assert.deepEqual((await client.stats()).last, reported, 'and the engine counts it as the last generation');
+    // Stopped before anything was produced: nothing to report, and no made-up numbers.
+    const early = new AbortController();
+    early.abort();
+    const none: unknown = await client.complete({ prefix: 'x = ', suffix: '', languageId: 'python', maxTokens: 4 }, early.signal).result.catch((err: unknown) => err);
+    reportStoppedStats(none, () => assert.fail('a request stopped before it started reported stats'));
   });
 
   it('survives 200 rapid completions that cancel one another, without leaks', async () => {
