@@ -62,6 +62,8 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     if (!(await wait(delay, signal))) return undefined;
 
     const started = performance.now();
+    // The grammar loads while the engine generates (tens of milliseconds, once per language).
+    this.syntax.warm(document.languageId).catch(() => undefined);
     // Generation stops as soon as trimming has decided the suggestion (a block ended, a line repeated):
     // the tokens after that would be cut anyway, and the user is waiting for them.
     const settled = new AbortController();
@@ -83,7 +85,11 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
       );
       stream.result.then((result) => this.recordStats(result.stats), (err: unknown) => reportStoppedStats(err, (stats) => this.recordStats(stats)));
       const trimmed = await collectSuggestion(stream, ctx.trim, () => settled.abort());
-      const checked = await this.syntax.check({ languageId: document.languageId, prefix: ctx.prefix, suffix: ctx.suffix, suggestion: trimmed });
+      const checked = await this.syntax.check({ languageId: document.languageId, prefix: ctx.prefix, suffix: ctx.suffix, suggestion: trimmed }).catch((err: unknown) => {
+        // A missing or broken grammar must not cost the user their suggestions: show it unchecked.
+        this.log.warn(`Inline syntax check unavailable: ${(err as Error).message}`);
+        return { text: trimmed, outcome: 'unchecked' as const, ms: 0 };
+      });
       if (checked.outcome === 'cut' || checked.outcome === 'dropped') this.log.debug(`Inline suggestion ${checked.outcome} by the syntax check (${checked.ms.toFixed(1)} ms)`);
       const suggestion = checked.text;
       const elapsed = performance.now() - started;

@@ -34,9 +34,14 @@ const FIXTURES: Fixture[] = [
     suggestion: 'sum([x * 2 for x in xs)', outcome: 'dropped',
   },
   {
-    name: 'python: a line that opens a block with no body is cut off',
+    name: 'python: a line after a block header with no body is cut off (the header may end the suggestion)',
     languageId: 'python', prefix: 'def total(xs):\n    ', suffix: PY_AFTER,
-    suggestion: 'result = 0\n    for x in xs:', outcome: 'cut', expect: 'result = 0',
+    suggestion: 'result = 0\n    for x in xs:\n    return result', outcome: 'cut', expect: 'result = 0\n    for x in xs:',
+  },
+  {
+    name: 'python: a suggestion may end with a block header (the body is what the user writes next)',
+    languageId: 'python', prefix: 'import os\n\ndef read_lines(pa', suffix: PY_AFTER,
+    suggestion: 'th, encoding="utf-8"):', outcome: 'kept',
   },
   {
     name: 'python: an error that was already in the file does not count against the suggestion',

@@ -80,7 +80,8 @@ export class SyntaxChecker {
     const grammar = grammarFor(input.languageId);
     if (!grammar || input.suggestion.trim() === '') return { text: input.suggestion, outcome: 'unchecked', ms: 0 };
     const parser = await this.parser(grammar);
-    const verdict = fitSuggestion(parser, grammar, input, this.options, started);
+    // Loading a grammar (once per language, warm() does it ahead) does not count against the budget.
+    const verdict = fitSuggestion(parser, grammar, input, this.options, performance.now());
     return { ...verdict, ms: performance.now() - started };
   }
 
@@ -110,11 +111,11 @@ function fitSuggestion(parser: Parser, grammar: Grammar, input: SyntaxInput, opt
   const cursor = byteLength(before);
   const baseTree = parser.parse(before + after);
   if (!baseTree) return { text: input.suggestion, outcome: 'unchecked' };
-  const baseline = syntaxErrors(baseTree, python);
+  const baseline = syntaxErrors(baseTree, python, cursor, 0);
   baseTree.delete();
   const full = parser.parse(before + input.suggestion + after);
   if (!full) return { text: input.suggestion, outcome: 'unchecked' };
-  const fits = (tree: Tree, text: string) => newErrors(baseline, syntaxErrors(tree, python), cursor, byteLength(text)).length === 0;
+  const fits = (tree: Tree, text: string) => newErrors(baseline, syntaxErrors(tree, python, cursor, byteLength(text)), cursor, byteLength(text)).length === 0;
   try {
     if (fits(full, input.suggestion)) return { text: input.suggestion, outcome: 'kept' };
     for (const cut of cutPoints(input.suggestion)) {

@@ -16,10 +16,18 @@ export interface SyntaxError {
   end: number;
 }
 
-export function syntaxErrors(tree: Tree, python: boolean): SyntaxError[] {
+/** Bytes after the insertion whose statements are checked too (a suggestion can break the next line's indentation). */
+const AFTER_INSERTION = 256;
+
+/**
+ * `cursor` and `inserted` (bytes) say where the suggestion is; Python's block checks look only at the
+ * statements around it (walking every node of a large file through wasm costs milliseconds), and the
+ * baseline and the candidate are checked over the same place, so what lies elsewhere cancels out.
+ */
+export function syntaxErrors(tree: Tree, python: boolean, cursor: number, inserted: number): SyntaxError[] {
   const errors: SyntaxError[] = [];
   collectRecovery(tree.rootNode, errors);
-  if (python) collectPythonBlocks(tree.rootNode, errors);
+  if (python) collectPythonBlocks(tree.rootNode, errors, { lo: cursor, end: cursor + inserted, hi: cursor + inserted + AFTER_INSERTION });
   return errors;
 }
 
@@ -43,21 +51,34 @@ function collectRecovery(node: Node, errors: SyntaxError[]): void {
   for (const child of node.children) if (child) collectRecovery(child, errors);
 }
 
-/** Statements of a module or block at a column other than the block's, and blocks with no statement. */
-function collectPythonBlocks(node: Node, errors: SyntaxError[]): void {
+/**
+ * Statements of a module or block at a column other than the block's, and blocks with no statement,
+ * among the nodes that reach into `range`.
+ */
+function collectPythonBlocks(node: Node, errors: SyntaxError[], range: Around): void {
+  const children = node.namedChildren.filter((c): c is Node => c !== null && c.type !== 'comment');
   if (node.type === 'module' || node.type === 'block') {
     let column = node.type === 'module' ? 0 : -1;
-    let statements = 0;
-    for (const child of node.namedChildren) {
-      if (!child || child.type === 'comment') continue;
-      statements++;
+    for (const child of children) {
       if (!startsItsLine(child)) continue;
       if (column === -1) column = child.startPosition.column;
-      else if (child.startPosition.column !== column) errors.push({ kind: 'indentation', start: child.startIndex, end: child.endIndex });
+      else if (child.startPosition.column !== column && reaches(child, range)) errors.push({ kind: 'indentation', start: child.startIndex, end: child.endIndex });
     }
-    if (node.type === 'block' && statements === 0) errors.push({ kind: 'empty block', start: node.startIndex, end: node.endIndex });
+    // A suggestion may end with a block's header: its body is what the user writes next.
+    if (node.type === 'block' && children.length === 0 && reaches(node, range) && node.startIndex < range.end) errors.push({ kind: 'empty block', start: node.startIndex, end: node.endIndex });
   }
-  for (const child of node.namedChildren) if (child && (child.type === 'block' || holdsBlocks(child))) collectPythonBlocks(child, errors);
+  for (const child of children) if ((child.type === 'block' || holdsBlocks(child)) && reaches(child, range)) collectPythonBlocks(child, errors, range);
+}
+
+/** The suggestion's place: it starts at `lo` and ends at `end`; statements up to `hi` are checked. */
+interface Around {
+  lo: number;
+  end: number;
+  hi: number;
+}
+
+function reaches(node: Node, range: Around): boolean {
+  return node.endIndex >= range.lo && node.startIndex <= range.hi;
 }
 
 function startsItsLine(node: Node): boolean {
