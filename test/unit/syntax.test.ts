@@ -34,12 +34,12 @@ const FIXTURES: Fixture[] = [
     suggestion: 'sum([x * 2 for x in xs)', outcome: 'dropped',
   },
   {
-    name: 'python: a line after a block header with no body is cut off (the header may end the suggestion)',
+    name: 'python: a block header with no body is cut off a multi-line suggestion',
     languageId: 'python', prefix: 'def total(xs):\n    ', suffix: PY_AFTER,
-    suggestion: 'result = 0\n    for x in xs:\n    return result', outcome: 'cut', expect: 'result = 0\n    for x in xs:',
+    suggestion: 'result = 0\n    for x in xs:\n    return result', outcome: 'cut', expect: 'result = 0',
   },
   {
-    name: 'python: a suggestion may end with a block header (the body is what the user writes next)',
+    name: 'python: a one-line suggestion may finish a block header (the body is what the user writes next)',
     languageId: 'python', prefix: 'import os\n\ndef read_lines(pa', suffix: PY_AFTER,
     suggestion: 'th, encoding="utf-8"):', outcome: 'kept',
   },

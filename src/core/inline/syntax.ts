@@ -115,7 +115,8 @@ function fitSuggestion(parser: Parser, grammar: Grammar, input: SyntaxInput, opt
   baseTree.delete();
   const full = parser.parse(before + input.suggestion + after);
   if (!full) return { text: input.suggestion, outcome: 'unchecked' };
-  const fits = (tree: Tree, text: string) => newErrors(baseline, syntaxErrors(tree, python, cursor, byteLength(text)), cursor, byteLength(text)).length === 0;
+  const oneLine = !input.suggestion.includes('\n');
+  const fits = (tree: Tree, text: string) => newErrors(baseline, syntaxErrors(tree, python, cursor, byteLength(text), oneLine), cursor, byteLength(text)).length === 0;
   try {
     if (fits(full, input.suggestion)) return { text: input.suggestion, outcome: 'kept' };
     for (const cut of cutPoints(input.suggestion)) {

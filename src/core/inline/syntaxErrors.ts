@@ -20,14 +20,14 @@ export interface SyntaxError {
 const AFTER_INSERTION = 256;
 
 /**
- * `cursor` and `inserted` (bytes) say where the suggestion is; Python's block checks look only at the
+ * `cursor` and `inserted` (bytes) say where the suggestion is (`openEnd`: see collectPythonBlocks); Python's block checks look only at the
  * statements around it (walking every node of a large file through wasm costs milliseconds), and the
  * baseline and the candidate are checked over the same place, so what lies elsewhere cancels out.
  */
-export function syntaxErrors(tree: Tree, python: boolean, cursor: number, inserted: number): SyntaxError[] {
+export function syntaxErrors(tree: Tree, python: boolean, cursor: number, inserted: number, openEnd = false): SyntaxError[] {
   const errors: SyntaxError[] = [];
   collectRecovery(tree.rootNode, errors);
-  if (python) collectPythonBlocks(tree.rootNode, errors, { lo: cursor, end: cursor + inserted, hi: cursor + inserted + AFTER_INSERTION });
+  if (python) collectPythonBlocks(tree.rootNode, errors, { lo: cursor, end: openEnd ? cursor + inserted : Infinity, hi: cursor + inserted + AFTER_INSERTION });
   return errors;
 }
 
@@ -64,7 +64,8 @@ function collectPythonBlocks(node: Node, errors: SyntaxError[], range: Around): 
       if (column === -1) column = child.startPosition.column;
       else if (child.startPosition.column !== column && reaches(child, range)) errors.push({ kind: 'indentation', start: child.startIndex, end: child.endIndex });
     }
-    // A suggestion may end with a block's header: its body is what the user writes next.
+    // With `openEnd` (a one-line suggestion finishing the line being typed) the suggestion may end with a
+    // block's header: its body is what the user writes next. A multi-line suggestion must be whole.
     if (node.type === 'block' && children.length === 0 && reaches(node, range) && node.startIndex < range.end) errors.push({ kind: 'empty block', start: node.startIndex, end: node.endIndex });
   }
   for (const child of children) if ((child.type === 'block' || holdsBlocks(child)) && reaches(child, range)) collectPythonBlocks(child, errors, range);

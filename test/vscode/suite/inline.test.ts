@@ -1,5 +1,6 @@
 /** Inline completion in a real VS Code, through the registered provider and the real engine. */
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as vscode from 'vscode';
 import type { ChimeraApi } from '../../../src/extension/extension';
 import { screenshot } from './screenshot';
@@ -48,6 +49,27 @@ describe('inline completion', function () {
     await within(changed, 10_000, 'the partial accept to edit the document');
     const inserted = editor.document.getText().slice(PYTHON.length);
     assert.ok(inserted.length > 0 && suggestion.startsWith(inserted), `inserted ${JSON.stringify(inserted)} is not the start of ${JSON.stringify(suggestion)}`);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('accepting a suggestion after an indented new line leaves a file that parses (token healing, syntax check)', async () => {
+    // The prompt ends in the indentation the tokenizer merges with the next word; without healing the
+    // model added a fifth space and the docstring broke the file (IndentationError).
+    const source = 'import os\n\n\ndef read_lines(path):\n    ';
+    const editor = await openDocument(source, 'python');
+    const end = editor.document.positionAt(source.length);
+    editor.selection = new vscode.Selection(end, end);
+    const provided = nextEvent(api.inline.onDidProvide);
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    const suggestion = await within(provided, 60_000, 'a suggestion');
+    assert.ok(!/^\s/.test(suggestion), `the suggestion starts with whitespace: ${JSON.stringify(suggestion)}`);
+    const changed = nextEvent(vscode.workspace.onDidChangeTextDocument);
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+    await within(changed, 10_000, 'the accept to edit the document');
+    const text = editor.document.getText();
+    assert.equal(text, source + suggestion);
+    const parsed = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: text, encoding: 'utf8' });
+    assert.equal(parsed.status, 0, `Python cannot parse the file:\n${text}\n${parsed.stderr}`);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
