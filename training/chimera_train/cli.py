@@ -67,7 +67,7 @@ def cmd_train_draft(ns) -> None:
     cfg = DraftConfig.for_target(target.cfg, n_steps=ns.n_steps, top_k=ns.top_k, shortlist_size=ns.shortlist,
                                  d_ff=ns.d_ff)
     args = DraftTrainArgs(run_dir=ns.run_dir, steps=ns.steps, batch_size=ns.batch_size, seq_len=ns.seq_len,
-                          lr=ns.lr, threads=ns.threads, init=ns.init)
+                          lr=ns.lr, threads=ns.threads, init=ns.init, stop_at=ns.stop_at)
     train_draft(target, cfg, np.load(ns.data / "train_tokens.npy", mmap_mode="r"),
                 np.load(ns.data / "val_tokens.npy", mmap_mode="r"), args, log=lambda l: print(l, flush=True))
 
@@ -280,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seq-len", type=int, default=256)
     d.add_argument("--lr", type=float, default=2e-3)
     d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--stop-at", type=int, help="end the run at this step (checkpointed), keeping the learning-rate "
+                   "schedule of --steps; run again with a later --stop-at, or none, to go on")
     d.add_argument("--init", type=Path, help="start from this draft checkpoint's weights (e.g. one `unpack` wrote); "
                                              "ignored when the run directory already has a checkpoint to resume")
     d.set_defaults(func=cmd_train_draft)

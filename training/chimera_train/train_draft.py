@@ -37,6 +37,7 @@ class DraftTrainArgs:
     device: str = "cpu"
     progress: bool = False  # a tqdm bar on stderr (the JSON log lines go to `log`)
     init: Path | None = None  # a draft checkpoint to start from when there is none to resume
+    stop_at: int | None = None  # end the run here (a checkpoint), keeping the schedule of `steps`; rerun to go on
 
 # Parameters the draft borrows from the target: frozen, and never saved in the draft's checkpoint.
 SHARED = ("embed.", "lm_head.")
@@ -127,7 +128,8 @@ def train_draft(target: TargetLM, cfg: DraftConfig, train_stream: np.ndarray, va
     it: Iterator[np.ndarray] = batches(train_stream, a.seq_len, a.batch_size, np.random.default_rng(a.seed + step))
     t0, tokens = time.time(), 0
     bar = _progress_bar(a, step)
-    while step < a.steps:
+    end = min(a.steps, a.stop_at or a.steps)
+    while step < end:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, a)
         x = torch.from_numpy(next(it))[:, :-1].to(a.device)
@@ -146,7 +148,7 @@ def train_draft(target: TargetLM, cfg: DraftConfig, train_stream: np.ndarray, va
             log(json.dumps({"step": step, "loss": [round(l.item(), 3) for l in losses],
                             "tokens_per_s": round(tokens / (time.time() - t0), 1)}))
             t0, tokens = time.time(), 0
-        if step % a.eval_every == 0 or step == a.steps:
+        if step % a.eval_every == 0 or step == end:
             log(json.dumps({"step": step, "val_accuracy": evaluate(draft, target, val_stream, a, table)}))
             save_draft(ckpt_path, draft, opt, step)
     if bar is not None:

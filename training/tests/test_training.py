@@ -53,3 +53,23 @@ def test_draft_distillation_improves_accuracy(tmp_path):
     assert len(accs[-1]) == 4
     assert np.mean(accs[-1]) > 0.5, accs  # the motifs are predictable once a step is inside one
     assert (tmp_path / "draft" / "draft_ckpt.pt").exists()
+
+
+def test_draft_run_stops_at_a_step_and_resumes_on_the_same_schedule(tmp_path):
+    train(CFG, run_args(tmp_path, 40), log=lambda _: None)
+    target = load_model(tmp_path / "run" / "ckpt.pt")
+    dcfg = DraftConfig.for_target(CFG, n_steps=2, top_k=2)
+    stream = pattern_stream(8000, 0)
+
+    def run(stop_at):
+        a = DraftTrainArgs(run_dir=tmp_path / "draft", steps=20, batch_size=4, seq_len=16, lr=3e-3, warmup=2,
+                           eval_every=50, eval_batches=1, threads=1, stop_at=stop_at)
+        lines = []
+        train_draft(target, dcfg, stream, pattern_stream(2000, 1), a, log=lines.append)
+        return lines
+
+    run(10)
+    assert torch.load(tmp_path / "draft" / "draft_ckpt.pt", weights_only=False)["step"] == 10
+    lines = run(None)
+    assert torch.load(tmp_path / "draft" / "draft_ckpt.pt", weights_only=False)["step"] == 20
+    assert [json.loads(l)["step"] for l in lines if "val_accuracy" in l] == [20], lines
