@@ -9,7 +9,7 @@ import type { CodeAction, ProbeReport, TranscriptMessage } from '../webview/mess
 import { ChatHistoryStore, contextCharBudget } from './chatHistory';
 import { CodeBlockActions, type ApplyOutcome, type Confirm } from './chatCodeActions';
 import { ChatSession } from './chatSession';
-import { CHAT_VIEW_ID, ChatViewProvider, describeChatError, type RenderReport } from './chatView';
+import { CHAT_VIEW_ID, ChatViewProvider, describeChatError, type RenderReport, type StatusMessage } from './chatView';
 import type { EngineService } from './engineService';
 import { registerExplain } from './explain';
 import { readSettings } from './settings';
@@ -27,6 +27,8 @@ export interface ChatApi {
   newChat(): Promise<void>;
   /** Test-only: shows `markdown` as an assistant message in the webview (not stored in history). */
   renderMarkdown(markdown: string): Promise<void>;
+  /** Fires with every engine status the panel's header is given. */
+  onDidShowStatus: vscode.Event<StatusMessage>;
   /** Test-only: asks the webview to inspect its DOM. */
   probe(): Promise<ProbeReport>;
   /** A code block button, exactly as the webview's click does (Apply… asks through a notification). */
@@ -43,7 +45,8 @@ export function registerChat(context: vscode.ExtensionContext, engine: EngineSer
       const s = readSettings(log);
       return { maxTokens: s.chat.maxTokens, temperature: s.temperature, mode: s.decoding.mode };
     },
-    describeError: describeChatError,
+    // A reply cut off because the engine is loading a model (a switch, a restart) was stopped, not failed.
+    describeError: (err) => describeChatError(err, engine.isLoading),
     newId: randomUUID,
     warn: (message) => log.warn(message),
   });
@@ -68,6 +71,7 @@ function testApi(view: ChatViewProvider, session: ChatSession, actions: CodeBloc
     whenResolved: () => view.whenResolved(),
     whenReady: () => view.whenReady(),
     nextReady: () => view.nextReady(),
+    onDidShowStatus: view.onDidShowStatus,
     send: (text, includeContext = false) => view.handle({ type: 'send', text, includeContext }) as Promise<TranscriptMessage>,
     rendered: (id) => view.renderReports.take(id),
     transcript: () => session.transcript,

@@ -28,6 +28,8 @@ export interface ChatOptions {
 export interface DescribedError {
   message: string;
   actions: StatusAction[];
+  /** The engine went away on purpose (a model switch, a restart): the reply is stopped, not failed. */
+  interrupted?: boolean;
 }
 
 /** What the user asked: a question (optionally with code as context) or an Explain request. */
@@ -136,7 +138,9 @@ export class ChatSession {
   }
 
   private failed(reply: TranscriptMessage, err: unknown): TranscriptMessage {
-    const { message, actions } = this.deps.describeError(err);
+    const { message, actions, interrupted } = this.deps.describeError(err);
+    // No error colours for a normal model switch: the reply just stopped, and the notice says why.
+    if (interrupted) return { ...reply, status: 'cancelled', notice: message };
     return { ...reply, status: 'error', error: message, errorActions: actions };
   }
 

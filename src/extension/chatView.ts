@@ -5,16 +5,19 @@
  * or opened late (Explain opens it) and is brought up to date from the transcript on `ready`.
  */
 import * as vscode from 'vscode';
-import { EngineState } from '../engine/client';
+import { EngineUnavailableError } from '../engine/client';
 import { isWebviewToExtension, type ExtensionToWebview, type ProbeReport, type StatusAction, type WebviewToExtension } from '../webview/messages';
 import { contextCharBudget } from './chatHistory';
 import type { CodeBlockActions } from './chatCodeActions';
 import { createNonce, renderChatHtml } from './chatHtml';
 import type { ChatSession, DescribedError } from './chatSession';
+import { chatStatus, errorActions, type ChatStatus } from './engineView';
 import { describeEngineError, type EngineService } from './engineService';
 import { editorAttachment } from './explain';
 
 export const CHAT_VIEW_ID = 'chimera.chat';
+
+export type StatusMessage = ChatStatus;
 
 /** What the webview received for one reply (see the `rendered` message). */
 export interface RenderReport {
@@ -73,10 +76,13 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private webviewReady = false;
   readonly renderReports = new Mailbox<RenderReport>();
   readonly probeReports = new Mailbox<ProbeReport>();
+  private readonly statusEmitter = new vscode.EventEmitter<StatusMessage>();
+  /** Fires with every engine status the header is given (tests check that a switch shows no error). */
+  readonly onDidShowStatus = this.statusEmitter.event;
 
   constructor(private readonly deps: ChatViewDeps) {
     const sub = deps.session.onEvent((event) => this.post(event));
-    this.disposables.push({ dispose: () => sub.dispose() }, deps.engine.onDidChangeState(() => this.post(this.status())));
+    this.disposables.push({ dispose: () => sub.dispose() }, this.statusEmitter, deps.engine.onDidChangeState(() => this.post(this.status())));
   }
 
   /** Settles once VS Code has created the view and we have set its HTML. */
@@ -177,8 +183,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     return editorAttachment(editor, 'file', contextCharBudget(this.deps.engine.client.info?.model.maxContext));
   }
 
-  private status(): ExtensionToWebview {
-    return engineStatus(this.deps.engine);
+  private status(): StatusMessage {
+    const status = chatStatus(this.deps.engine.snapshot());
+    this.statusEmitter.fire(status);
+    return status;
   }
 
   dispose(): void {
@@ -186,30 +194,14 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 }
 
-/** The engine's state as the panel's status line shows it, with the buttons that can help. */
-export function engineStatus(engine: EngineService): Extract<ExtensionToWebview, { type: 'status' }> {
-  const info = engine.client.info;
-  switch (engine.state) {
-    case EngineState.Starting:
-      return { type: 'status', engine: 'starting', detail: 'Starting the local engine…', actions: [] };
-    case EngineState.Restarting:
-      return { type: 'status', engine: 'starting', detail: 'Restarting the local engine…', actions: ['showLog'] };
-    case EngineState.Ready: {
-      const device = info?.device.kind === 'cpu' ? 'CPU' : `GPU (${info?.device.kind ?? 'unknown'})`;
-      return { type: 'status', engine: 'ready', detail: `Ready: ${info?.model.name ?? 'model'} on ${device}`, actions: [] };
-    }
-    case EngineState.Failed: {
-      const { message, actions } = describeChatError(engine.client.lastError ?? 'unknown error');
-      return { type: 'status', engine: 'error', detail: `The local engine is not running: ${message}`, actions };
-    }
-    case EngineState.Stopped:
-      return { type: 'status', engine: 'stopped', detail: 'The local engine is stopped.', actions: ['restartEngine', 'showLog'] };
+/**
+ * An error as the panel shows it: the reason, and Select model… when the model is the problem. While a
+ * model loads (`loading`), the engine going away is the switch itself, so the reply is only interrupted.
+ */
+export function describeChatError(err: unknown, loading = false): DescribedError {
+  if (loading && err instanceof EngineUnavailableError) {
+    return { message: 'The engine restarted to load a model before the reply finished. Ask again to get a full answer.', actions: [], interrupted: true };
   }
-}
-
-/** An error as the panel shows it: the reason, and Select model… when the model is the problem. */
-export function describeChatError(err: unknown): DescribedError {
   const message = typeof err === 'string' ? err : describeEngineError(err);
-  const modelProblem = /model|chimera\.json|\.onnx|tokenizer/i.test(message);
-  return { message, actions: modelProblem ? ['selectModel', 'showLog'] : ['restartEngine', 'showLog'] };
+  return { message, actions: errorActions(message) };
 }

@@ -20,7 +20,7 @@ export function registerCommands(context: vscode.ExtensionContext, log: vscode.L
     vscode.commands.registerCommand('chimera.restartEngine', () => engine.restart('requested by the user')),
     vscode.commands.registerCommand('chimera.selectModel', async (folder?: string) => {
       const before = readSettings(log).modelPath;
-      const chosen = await selectModel(log, folder);
+      const chosen = await selectModel(log, folder, () => engine.modelFacts());
       // Choosing the same package again is a request to retry it; a changed setting restarts by itself.
       if (chosen !== undefined && chosen === before) await engine.restart('the model was selected again');
       return chosen;

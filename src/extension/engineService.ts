@@ -6,6 +6,9 @@
 import * as vscode from 'vscode';
 import { EngineClient, EngineRequestError, EngineState } from '../engine/client';
 import { ErrorCodes, PROTOCOL_VERSION, type GenerationStats } from '../protocol';
+import { modelLabel, type EngineSnapshot } from './engineView';
+import { LastStats } from './modelStats';
+import type { ModelFacts } from './modelPicker';
 import { readSettings } from './settings';
 
 export const SELECT_MODEL = 'Select Model…';
@@ -16,10 +19,19 @@ export class EngineService implements vscode.Disposable {
   readonly client: EngineClient;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly stateEmitter = new vscode.EventEmitter<EngineState>();
+  /** Fires when the engine's state changes, and when a start or switch begins or settles (views re-read snapshot()). */
   readonly onDidChangeState = this.stateEmitter.event;
   private readonly resultEmitter = new vscode.EventEmitter<GenerationStats>();
   /** Fires with the statistics of every finished generation (for the status bar). */
   readonly onDidFinishGeneration = this.resultEmitter.event;
+  private readonly stats = new LastStats();
+  /** The model a start or switch under way is loading, and which of those operations set it. */
+  private loading: { label: string; seq: number } | null = null;
+  private loadSeq = 0;
+  /** The model setting each launch was given, and what became of it (for the model picker). */
+  private attempted = '';
+  private loadedSetting: string | null = null;
+  private failed: { path: string; reason: string } | null = null;
 
   constructor(
     extensionUri: vscode.Uri,
@@ -29,11 +41,13 @@ export class EngineService implements vscode.Disposable {
       enginePath: vscode.Uri.joinPath(extensionUri, 'dist', 'engine.js').fsPath,
       initParams: () => {
         const s = readSettings(log);
+        this.attempted = s.modelPath;
         return { protocolVersion: PROTOCOL_VERSION, modelPath: s.modelPath, device: s.device, maxContext: s.maxContext, clientName: `${vscode.env.appName} ${vscode.version}` };
       },
       log: (level, message) => log[level === 'debug' ? 'debug' : level](message),
     });
     const sub = this.client.onStateChange((state) => {
+      this.noteOutcome(state);
       this.stateEmitter.fire(state);
       if (state === EngineState.Failed) this.reportFailure();
     });
@@ -53,21 +67,74 @@ export class EngineService implements vscode.Disposable {
 
   /** Starts the engine without blocking the caller; failures are reported, not thrown. */
   startInBackground(): void {
-    this.client.start().catch(() => undefined); // reportFailure runs from the state change
+    void this.whileLoading(() => this.client.start());
   }
 
+  /** Restarts the engine (a model switch, new settings, the user's Restart); the old model's stats go. */
   async restart(why: string): Promise<void> {
     this.log.info(`Restarting the engine: ${why}.`);
+    this.stats.clear();
+    await this.whileLoading(() => this.client.restart());
+  }
+
+  /**
+   * Runs a start or restart with the views saying "Loading <model>…" from the first moment (the old
+   * engine still reads as ready while it shuts down) until it settles. Failures are not thrown: they
+   * are reported through the Failed state.
+   */
+  private async whileLoading(operation: () => Promise<void>): Promise<void> {
+    const seq = ++this.loadSeq;
+    this.loading = { label: modelLabel(readSettings(this.log).modelPath), seq };
+    this.stateEmitter.fire(this.state);
     try {
-      await this.client.restart();
+      await operation();
     } catch {
-      // reported through the Failed state
+      // reportFailure runs from the state change
+    } finally {
+      if (this.loading?.seq === seq) {
+        this.loading = null;
+        this.stateEmitter.fire(this.state);
+      }
     }
   }
 
-  /** Features report each finished generation here. */
+  /** Features report each finished (or early-stopped) generation here; the stats belong to the loaded model. */
   noteResult(stats: GenerationStats): void {
+    this.stats.note(this.client.info?.model.path, stats);
     this.resultEmitter.fire(stats);
+  }
+
+  /** The last generation's stats if the model loaded now produced them. */
+  get lastStats(): GenerationStats | null {
+    return this.state === EngineState.Ready ? this.stats.of(this.client.info?.model.path) : null;
+  }
+
+  /** Whether a start or a model switch is under way and has not failed (an interrupted request then is no failure). */
+  get isLoading(): boolean {
+    return this.loading !== null && this.state !== EngineState.Failed;
+  }
+
+  /** The engine as the views show it. */
+  snapshot(): EngineSnapshot {
+    return { state: this.state, info: this.client.info, lastError: this.client.lastError, loading: this.isLoading ? this.loading!.label : null };
+  }
+
+  /** What is loaded, and which model setting failed to load, as the model picker marks them. */
+  modelFacts(): ModelFacts {
+    const info = this.client.info;
+    const loaded = this.state === EngineState.Ready && info && this.loadedSetting !== null ? { name: info.model.name, path: info.model.path, setting: this.loadedSetting } : null;
+    return { loaded, failed: this.failed, loading: this.loading?.label ?? null };
+  }
+
+  /** Remembers which setting loaded and which failed, so a recovered failure is still named as failed. */
+  private noteOutcome(state: EngineState): void {
+    if (state === EngineState.Ready) {
+      this.loadedSetting = this.attempted;
+      if (this.failed?.path === this.attempted) this.failed = null;
+    } else if (state === EngineState.Failed) {
+      this.loadedSetting = null;
+      this.failed = { path: this.attempted, reason: this.client.lastError ?? 'unknown error' };
+    }
   }
 
   /** Waits for the engine (starting it if needed); rejects with the reason it cannot be used. */

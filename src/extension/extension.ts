@@ -20,6 +20,7 @@ export interface ChimeraApi {
   engine: EngineService;
   inline: InlineCompletionProvider;
   refactor: RefactorController;
+  statusBar: StatusBar;
 }
 
 export function activate(context: vscode.ExtensionContext): ChimeraApi {
@@ -40,13 +41,15 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
 
   const inline = new InlineCompletionProvider(engine, log, (stats) => engine.noteResult(stats), new CrossFileContext(), new SyntaxChecker(context.asAbsolutePath('dist/tree-sitter')));
   const refactor = new RefactorController(engine, log);
-  context.subscriptions.push(inline, registerInlineCompletions(inline), refactor, new StatusBar(engine, log));
+  const statusBar = new StatusBar(engine, log);
+  context.subscriptions.push(inline, registerInlineCompletions(inline), refactor, statusBar);
 
   return {
     chatView,
     engine,
     inline,
     refactor,
+    statusBar,
   };
 }
 
