@@ -7,16 +7,23 @@ import { readSettings, setInlineEnabled } from './settings';
 import { CHAT_VIEW_ID } from './chatView';
 import type { EngineService } from './engineService';
 import { downloadModel, type DownloadRequest } from './downloadModel';
+import { inlineToggleMessage, ReplacingMessage } from './replacingMessage';
 import { selectModel } from './selectModel';
 
+/** How long the inline toggle's status bar message stays (the status bar item keeps showing the state). */
+const TOGGLE_MESSAGE_MS = 5000;
+
 export function registerCommands(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, engine: EngineService): vscode.Disposable[] {
+  // One message slot for the toggle: each toggle replaces the last message instead of stacking notifications.
+  const toggleMessage = new ReplacingMessage((text) => vscode.window.setStatusBarMessage(text, TOGGLE_MESSAGE_MS));
   return [
+    toggleMessage,
     vscode.commands.registerCommand('chimera.downloadModel', (request?: DownloadRequest) => downloadModel(context, log, request)),
     vscode.commands.registerCommand('chimera.openChat', () =>
       vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`),
     ),
     vscode.commands.registerCommand('chimera.showLog', () => log.show(true)),
-    vscode.commands.registerCommand('chimera.toggleInline', () => toggleInline(log)),
+    vscode.commands.registerCommand('chimera.toggleInline', () => toggleInline(log, toggleMessage)),
     vscode.commands.registerCommand('chimera.restartEngine', () => engine.restart('requested by the user')),
     vscode.commands.registerCommand('chimera.selectModel', async (folder?: string) => {
       const before = readSettings(log).modelPath;
@@ -29,17 +36,13 @@ export function registerCommands(context: vscode.ExtensionContext, log: vscode.L
 }
 
 /** Flips `chimera.inline.enabled` for the user and reports what is in effect afterwards. */
-async function toggleInline(log: vscode.LogOutputChannel): Promise<boolean> {
+async function toggleInline(log: vscode.LogOutputChannel, message: ReplacingMessage): Promise<boolean> {
   const wanted = !readSettings(log).inline.enabled;
   await setInlineEnabled(wanted);
+  // A workspace or folder value wins over the user value we just wrote; the message says so instead of lying.
   const effective = readSettings(log).inline.enabled;
-  const state = effective ? 'on' : 'off';
-  // A workspace or folder value wins over the user value we just wrote; say so instead of lying.
-  const text =
-    effective === wanted
-      ? `Chimera: inline completions are now ${state}.`
-      : `Chimera: inline completions set ${wanted ? 'on' : 'off'} for the user, but this workspace's setting keeps them ${state}.`;
+  const text = inlineToggleMessage(wanted, effective);
   log.info(text);
-  void vscode.window.showInformationMessage(text);
+  message.set(text);
   return effective;
 }
