@@ -16,7 +16,11 @@ export interface ChatStream extends AsyncIterable<string> {
 
 /** The slice of EngineService/EngineClient the chat needs. */
 export interface ChatEngine {
-  ready(): Promise<{ chat(params: { messages: ChatMessage[]; maxTokens: number; temperature?: number; mode?: DecodingMode }, signal?: AbortSignal): ChatStream }>;
+  ready(): Promise<{
+    /** What the engine loaded: its model's name goes on each reply. */
+    info?: { model: { name: string } } | null;
+    chat(params: { messages: ChatMessage[]; maxTokens: number; temperature?: number; mode?: DecodingMode }, signal?: AbortSignal): ChatStream;
+  }>;
 }
 
 export interface ChatOptions {
@@ -123,6 +127,8 @@ export class ChatSession {
     let final: TranscriptMessage;
     try {
       const client = await untilAborted(this.deps.engine.ready(), signal);
+      // Named now, from the engine that will write it: a later switch must not rename an old reply.
+      if (client.info?.model.name) reply.model = client.info.model.name;
       const options = this.deps.options();
       const stream = client.chat({ messages: conversation, maxTokens: options.maxTokens, temperature: options.temperature, mode: options.mode }, signal);
       for await (const piece of stream) {

@@ -48,6 +48,8 @@ export interface TranscriptMessage {
   stats?: ReplyStats;
   /** Assistant only: what the engine left out of the conversation to fit the model's context. */
   notice?: string;
+  /** Assistant only: the name of the model that wrote the reply (absent in histories stored before it was kept). */
+  model?: string;
 }
 
 /** What the webview found when asked to inspect its own DOM (a security self-check the tests use). */
@@ -146,6 +148,7 @@ export const isTranscriptMessage = shape({
   errorActions: optional(arrayOf(statusAction)),
   stats: optional(stats),
   notice: optional(str),
+  model: optional(str),
 }) as (value: unknown) => value is TranscriptMessage;
 
 const probeReport = shape({

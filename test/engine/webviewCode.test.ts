@@ -127,6 +127,19 @@ describe('chat webview code blocks (real Chromium, the built webview bundle)', f
     assert.equal(await page.locator('.code-block, .message-body button').count(), 0);
   });
 
+  it('each reply names the model that wrote it; a reply restored from an older history names none', async () => {
+    const messages: TranscriptMessage[] = [
+      { id: 'u1', role: 'user', text: 'Hi' },
+      { id: 'a1', role: 'assistant', text: 'From before', status: 'done' },
+      { id: 'a2', role: 'assistant', text: 'Hello', status: 'done', model: 'chimera-code-default' },
+    ];
+    await page.evaluate((m) => (globalThis as unknown as PanelGlobals).postMessage({ type: 'transcript', messages: m }, '*'), messages);
+    await page.waitForSelector('.message-model');
+    const named = await page.locator('.message').evaluateAll((nodes: { querySelector(s: string): { textContent: string | null } | null }[]) => nodes.map((n) => n.querySelector('.message-model')?.textContent ?? null));
+    assert.deepEqual(named, [null, null, 'chimera-code-default']);
+    assert.equal(await page.locator('.message-model').isVisible(), true);
+  });
+
   it('a code block written as raw HTML cannot claim another block\'s source', async () => {
     // A guessed marker class is just a class: the real marker is random for every render.
     await show(`<pre class="chimera-src-0-0"><code>evil()</code></pre>\n\n${FENCED}`);

@@ -66,6 +66,23 @@ describe('chat history', () => {
     assert.deepEqual(parseStoredHistory(undefined), []);
   });
 
+  it('keeps the model that wrote each reply, and still loads histories stored before it was kept', () => {
+    const old = [{ id: 'u1', role: 'user', text: 'Hi' }, { id: 'a1', role: 'assistant', text: 'Hello', status: 'done' }];
+    const named = [{ id: 'u2', role: 'user', text: 'Again' }, { id: 'a2', role: 'assistant', text: 'Sure', status: 'done', model: 'chimera-code-default' }];
+    const restored = parseStoredHistory([...old, ...named]);
+    assert.deepEqual(
+      restored.map((m) => [m.id, m.model]),
+      [
+        ['u1', undefined],
+        ['a1', undefined],
+        ['u2', undefined],
+        ['a2', 'chimera-code-default'],
+      ],
+    );
+    // A malformed name drops that message alone, like any other malformed field.
+    assert.deepEqual(parseStoredHistory([{ id: 'a3', role: 'assistant', text: 'x', status: 'done', model: 42 }]), []);
+  });
+
   it('round-trips through workspace state, trimmed and copied', async () => {
     const state = new MemoryState();
     const store = new ChatHistoryStore(state, { maxMessages: 4, maxChars: 1e9 });

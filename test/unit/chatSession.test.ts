@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { ChatHistoryStore, type StateStore } from '../../src/extension/chatHistory';
-import { ChatSession, type ChatEngine, type ChatEvent, type ChatStream } from '../../src/extension/chatSession';
+import { ChatSession, type ChatEngine, type ChatEvent, type ChatSessionDeps, type ChatStream } from '../../src/extension/chatSession';
 import type { ChatMessage, GenerationResult } from '../../src/protocol';
 
 class MemoryState implements StateStore {
@@ -48,12 +48,19 @@ interface Harness {
   state: MemoryState;
 }
 
-function harness(engine: (messages: ChatMessage[], signal?: AbortSignal) => ChatStream, ready?: () => Promise<void>): Harness {
+interface HarnessOptions {
+  /** The name of the model the engine reports as loaded. */
+  model?: string;
+  describeError?: ChatSessionDeps['describeError'];
+}
+
+function harness(engine: (messages: ChatMessage[], signal?: AbortSignal) => ChatStream, ready?: () => Promise<void>, extra: HarnessOptions = {}): Harness {
   const requests: ChatMessage[][] = [];
   const chatEngine: ChatEngine = {
     ready: async () => {
       await ready?.();
       return {
+        info: extra.model ? { model: { name: extra.model } } : null,
         chat: (params, signal) => {
           requests.push(params.messages);
           return engine(params.messages, signal);
@@ -67,7 +74,7 @@ function harness(engine: (messages: ChatMessage[], signal?: AbortSignal) => Chat
     engine: chatEngine,
     store: new ChatHistoryStore(state),
     options: () => ({ maxTokens: 32, temperature: 0, mode: 'chimera' }),
-    describeError: (err) => ({ message: err instanceof Error ? err.message : String(err), actions: ['showLog'] }),
+    describeError: extra.describeError ?? ((err) => ({ message: err instanceof Error ? err.message : String(err), actions: ['showLog'] })),
     newId: () => `m${++ids}`,
     warn: () => undefined,
   });
@@ -157,6 +164,38 @@ describe('chat session', () => {
     assert.equal((await reply).status, 'cancelled');
     startEngine();
     assert.equal(h.requests.length, 0, 'no request may reach the engine after Stop');
+  });
+
+  it('records the name of the model that wrote each reply, and keeps it across a switch', async () => {
+    let model = 'model-a';
+    const h = harness(() => scripted(['x']), undefined, {
+      get model() {
+        return model;
+      },
+    });
+    const first = await h.session.ask({ text: 'one', kind: 'ask' });
+    model = 'model-b';
+    const second = await h.session.ask({ text: 'two', kind: 'ask' });
+    assert.equal(first.model, 'model-a');
+    assert.equal(second.model, 'model-b');
+    assert.deepEqual(
+      (h.state.value as { role: string; model?: string }[]).map((m) => m.model),
+      [undefined, 'model-a', undefined, 'model-b'],
+      'stored with each reply, so restored history names them too',
+    );
+  });
+
+  it('a reply cut off by a model switch is stopped with a notice, not an error', async () => {
+    const h = harness(
+      () => scripted([]),
+      () => Promise.reject(new Error('the engine is restarting')),
+      { describeError: (err) => ({ message: `interrupted: ${(err as Error).message}`, actions: [], interrupted: true }) },
+    );
+    const final = await h.session.ask({ text: 'Hi', kind: 'ask' });
+    assert.equal(final.status, 'cancelled');
+    assert.equal(final.notice, 'interrupted: the engine is restarting');
+    assert.equal(final.error, undefined);
+    assert.equal(final.errorActions, undefined);
   });
 
   it('marks a reply cut by the token limit', async () => {

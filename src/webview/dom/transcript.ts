@@ -16,6 +16,7 @@ export interface TranscriptHandlers {
 interface Entry {
   message: TranscriptMessage;
   node: HTMLElement;
+  who: HTMLElement;
   body: HTMLElement;
   footer: HTMLElement;
   /** Streamed pieces received for this message since it was shown. */
@@ -115,7 +116,7 @@ export class Transcript {
     const body = el('div', 'message-body');
     const footer = el('footer', 'message-footer');
     node.append(who, body, footer);
-    return { message, node, body, footer, pieces: 0 };
+    return { message, node, who, body, footer, pieces: 0 };
   }
 
   private renderEntry(entry: Entry): void {
@@ -123,6 +124,7 @@ export class Transcript {
     entry.node.dataset.status = m.status ?? '';
     if (m.role === 'user') this.renderQuestion(entry);
     else {
+      entry.who.replaceChildren('Chimera', ...modelName(m.model));
       entry.body.replaceChildren(renderMarkdown(m.text));
       this.decorateCode(entry.body, CODE_BUTTONS);
     }
@@ -211,6 +213,14 @@ export class Transcript {
   private scrollToEnd(force: boolean): void {
     if (force || this.isNearEnd()) this.root.scrollTop = this.root.scrollHeight;
   }
+}
+
+/** Which model wrote a reply; replies stored before this was recorded show none. */
+function modelName(model: string | undefined): Node[] {
+  if (!model) return [];
+  const span = el('span', 'message-model', model);
+  span.title = 'The model that wrote this reply';
+  return [span];
 }
 
 function statsParts(stats: ReplyStats | undefined): Node[] {

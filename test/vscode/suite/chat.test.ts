@@ -60,6 +60,7 @@ describe('chat panel', function () {
     const reply = await within(api.chatView.send('Write a Python function that adds two numbers.'), 120_000, 'the reply');
     assert.ok(reply.status === 'done' || reply.status === 'length', `reply ended ${reply.status}: ${reply.error ?? ''}`);
     assert.ok(reply.text.length > 0, 'the engine produced text');
+    assert.equal(reply.model, api.engine.client.info?.model.name, 'the reply names the model that wrote it');
     const rendered = await within(api.chatView.rendered(reply.id), 10_000, 'the webview to report the reply');
     assert.ok(rendered.pieces > 1, `the webview received ${rendered.pieces} streamed piece(s)`);
     assert.equal(rendered.text, reply.text, 'the streamed pieces add up to the engine result');
@@ -155,6 +156,21 @@ describe('chat panel', function () {
     await vscode.window.showTextDocument(editor.document);
     await vscode.commands.executeCommand('undo');
     assert.equal(editor.document.getText(), CODE, 'one undo restores the original');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('refuses to insert or apply an empty code block, leaving the file as it was', async () => {
+    const editor = await openDocument(CODE, 'python');
+    editor.selection = new vscode.Selection(0, 0, 2, 0);
+    let asked = false;
+    const outcome = await api.chatView.applyDiff('  \n', async () => {
+      asked = true;
+      return ACCEPT;
+    });
+    assert.equal(outcome, 'empty');
+    assert.equal(asked, false, 'no diff was proposed');
+    assert.equal(await api.chatView.codeAction('insert', '\n'), false);
+    assert.equal(editor.document.getText(), CODE, 'the selected function is still there');
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
