@@ -25,9 +25,9 @@ export class EngineService implements vscode.Disposable {
   /** Fires with the statistics of every finished generation (for the status bar). */
   readonly onDidFinishGeneration = this.resultEmitter.event;
   private readonly stats = new LastStats();
-  /** The model a start or switch under way is loading, and which of those operations set it. */
-  private loading: { label: string; seq: number } | null = null;
-  private loadSeq = 0;
+  /** The model a start or switch under way is loading, and how many such operations are under way. */
+  private loading: string | null = null;
+  private pendingLoads = 0;
   /** The model setting each launch was given, and what became of it (for the model picker). */
   private attempted = '';
   private loadedSetting: string | null = null;
@@ -83,15 +83,16 @@ export class EngineService implements vscode.Disposable {
    * are reported through the Failed state.
    */
   private async whileLoading(operation: () => Promise<void>): Promise<void> {
-    const seq = ++this.loadSeq;
-    this.loading = { label: modelLabel(readSettings(this.log).modelPath), seq };
+    this.pendingLoads++;
+    this.loading = modelLabel(readSettings(this.log).modelPath);
     this.stateEmitter.fire(this.state);
     try {
       await operation();
     } catch {
       // reportFailure runs from the state change
     } finally {
-      if (this.loading?.seq === seq) {
+      this.pendingLoads--;
+      if (this.pendingLoads === 0 && this.loading !== null) {
         this.loading = null;
         this.stateEmitter.fire(this.state);
       }
@@ -116,19 +117,21 @@ export class EngineService implements vscode.Disposable {
 
   /** The engine as the views show it. */
   snapshot(): EngineSnapshot {
-    return { state: this.state, info: this.client.info, lastError: this.client.lastError, loading: this.isLoading ? this.loading!.label : null };
+    return { state: this.state, info: this.client.info, lastError: this.client.lastError, loading: this.isLoading ? this.loading : null };
   }
 
   /** What is loaded, and which model setting failed to load, as the model picker marks them. */
   modelFacts(): ModelFacts {
     const info = this.client.info;
     const loaded = this.state === EngineState.Ready && info && this.loadedSetting !== null ? { name: info.model.name, path: info.model.path, setting: this.loadedSetting } : null;
-    return { loaded, failed: this.failed, loading: this.loading?.label ?? null };
+    return { loaded, failed: this.failed, loading: this.isLoading ? this.loading : null };
   }
 
   /** Remembers which setting loaded and which failed, so a recovered failure is still named as failed. */
   private noteOutcome(state: EngineState): void {
     if (state === EngineState.Ready) {
+      // Ready ends the load at once unless another start or switch is queued behind it.
+      if (this.pendingLoads <= 1) this.loading = null;
       this.loadedSetting = this.attempted;
       if (this.failed?.path === this.attempted) this.failed = null;
     } else if (state === EngineState.Failed) {

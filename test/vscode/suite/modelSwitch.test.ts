@@ -4,11 +4,13 @@
  * leave with it. Switches between the suite's model and the tiny test fixture both ways.
  */
 import * as assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { EngineState } from '../../../src/engine/client';
 import type { StatusMessage } from '../../../src/extension/chatView';
 import type { ChimeraApi } from '../../../src/extension/extension';
+import { pickerItems, pickerPlaceholder } from '../../../src/extension/modelPicker';
 import { repoRoot } from '../../support/paths';
 import { activatedApi, openDocument, within } from './util';
 
@@ -102,5 +104,27 @@ describe('model switch', function () {
 
   it('and back to the previous model, the same way', async () => {
     await switchTo(undefined, (p) => resolve(p) !== resolve(TINY));
+  });
+
+  it('after recovering from a bad model path, the picker marks what loaded and the bad path as failed', async () => {
+    const bad = join(tmpdir(), `chimera-no-such-model-${Date.now()}`);
+    const seen = await watch(async () => {
+      const failed = new Promise<void>((resolveFailed) => {
+        const sub = api.engine.onDidChangeState((state) => state === EngineState.Failed && (sub.dispose(), resolveFailed()));
+      });
+      await config().update('modelPath', bad, vscode.ConfigurationTarget.Global);
+      await within(failed, 60_000, 'the engine to refuse the missing model');
+    });
+    assert.ok(seen.statuses.some((s) => s.engine === 'error'), 'a real failure does show as an error');
+    assert.match(pickerPlaceholder(api.engine.modelFacts()), /^No model is loaded: chimera-no-such-model-\d+ failed to load$/);
+    await config().update('modelPath', undefined, vscode.ConfigurationTarget.Global);
+    await within(loaded(() => true), 90_000, 'the engine to recover on the suite model');
+    const facts = api.engine.modelFacts();
+    const hint = pickerPlaceholder(facts);
+    assert.doesNotMatch(hint, /no-such-model/, `the hint still names the failed path: ${hint}`);
+    assert.equal(hint, `Loaded now: ${api.engine.client.info?.model.name} (${api.engine.client.info?.model.path})`);
+    const items = pickerItems(facts);
+    assert.ok(items.some((i) => i.description === 'loaded now' && i.detail === api.engine.client.info?.model.path), 'the loaded model is marked');
+    assert.ok(items.some((i) => i.label.endsWith('chimera-no-such-model-' + bad.split('-').at(-1)) && /failed to load/.test(i.description ?? '')), 'the bad path is marked as failed');
   });
 });
