@@ -12,13 +12,13 @@
  * and with 124 after OVERALL_TIMEOUT_MS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { format } from 'node:util';
-import { NAMED_SCREENSHOT_PREFIX, SCREENSHOT_MARKER, type SuiteStats } from './shared';
+import { LAUNCHER_REQUEST_PREFIX, NAMED_SCREENSHOT_PREFIX, SCREENSHOT_MARKER, type LauncherReply, type LauncherRequest, type SuiteStats } from './shared';
 
 const OVERALL_TIMEOUT_MS = 300_000;
 const EXIT_TIMEOUT = 124;
@@ -53,6 +53,17 @@ function writeTestSettings(tmp: string): void {
     writeFileSync(join(tmp, 'ud', scope, 'settings.json'), settings);
   }
   console.log(`test model: ${model}`);
+}
+
+/**
+ * Links the extension into the extensions folder too, as a user's installed copy (the development copy
+ * still runs), so that its page in the Extensions view exists for the tests and screenshots. Removing
+ * the temporary folder removes the link, never what it points to.
+ */
+function installSelf(extensionsDir: string): void {
+  const { publisher, name, version } = JSON.parse(readFileSync(join(extensionRoot, 'package.json'), 'utf8')) as Record<string, string>;
+  mkdirSync(extensionsDir, { recursive: true });
+  symlinkSync(extensionRoot, join(extensionsDir, `${publisher}.${name}-${version}`), 'dir');
 }
 
 /** Starts code-server in its own process group and resolves once it is listening. */
@@ -111,10 +122,12 @@ async function runSuite(tmp: string): Promise<number> {
   const workspace = join(tmp, 'workspace');
   mkdirSync(workspace, { recursive: true });
   writeFileSync(join(workspace, 'example.py'), 'def add(a, b):\n    return a + b\n');
+  installSelf(join(tmp, 'ext'));
   writeTestSettings(tmp);
   const statsFile = join(tmp, 'stats.json');
   const screenshot = process.env.CHIMERA_SCREENSHOT;
   const screenshotDone = join(tmp, 'screenshot-done');
+  const launcherDone = join(tmp, 'launcher-done');
 
   // The extension host inherits the server's environment, so CHIMERA_* reaches the suite this way.
   const serverEnv: NodeJS.ProcessEnv = {
@@ -123,6 +136,7 @@ async function runSuite(tmp: string): Promise<number> {
     XDG_CONFIG_HOME: join(tmp, 'xdg-config'),
     XDG_DATA_HOME: join(tmp, 'xdg-data'),
     CHIMERA_TEST_STATS: statsFile,
+    CHIMERA_LAUNCHER_DONE: launcherDone,
     ...(screenshot ? { CHIMERA_SCREENSHOT_DONE: screenshotDone } : {}),
   };
 
@@ -165,6 +179,25 @@ async function runSuite(tmp: string): Promise<number> {
         await page.screenshot({ path }).catch((e: unknown) => console.error(`screenshot failed: ${String(e)}`));
       })());
 
+    // A suite asks for the browser (keybinding and walkthrough tests): press keys or read the page, then reply.
+    const answer = async (request: LauncherRequest) => {
+      const reply: LauncherReply = {};
+      try {
+        for (const key of request.keys ?? []) await page.keyboard.press(key);
+        if (request.texts) {
+          // Every frame, webviews included (the README and walkthrough pages render in iframes).
+          reply.texts = [];
+          for (const frame of page.frames()) reply.texts.push(...(await frame.locator(request.texts).allTextContents()));
+        }
+      } catch (error) {
+        reply.error = String(error);
+      }
+      // Written whole, then renamed: the suite reads the reply as soon as the name appears.
+      const done = `${launcherDone}-${request.id.replace(/[^\w-]/g, '_')}`;
+      writeFileSync(`${done}.tmp`, JSON.stringify(reply));
+      renameSync(`${done}.tmp`, done);
+    };
+
     await page.exposeFunction('codeAutomationLog', async (type: string, message: unknown) => {
       const text = readableLog(message);
       process.stdout.write(`[${type}] ${text}\n`);
@@ -173,6 +206,7 @@ async function runSuite(tmp: string): Promise<number> {
         await takeScreenshot(screenshot);
         writeFileSync(screenshotDone, '');
       }
+      if (text.startsWith(LAUNCHER_REQUEST_PREFIX)) await answer(JSON.parse(text.slice(LAUNCHER_REQUEST_PREFIX.length)) as LauncherRequest);
       // A suite asks for a named picture mid-run and waits for the done file.
       if (screenshot && text.startsWith(NAMED_SCREENSHOT_PREFIX)) {
         const name = text.slice(NAMED_SCREENSHOT_PREFIX.length).replace(/[^\w-]/g, '_');
