@@ -18,5 +18,10 @@ await createVSIX({
   target,
   // The project has no public repository yet; without this vsce stops to ask interactively.
   allowMissingRepository: true,
+  // Without a repository URL vsce cannot turn the README's relative links and screenshots into absolute
+  // ones, and refuses to package; left relative, they work wherever the repository is browsed. (VS Code's
+  // extension page shows only https images, so once the project has a public repository, set
+  // `repository` in package.json and drop this line.)
+  rewriteRelativeLinks: false,
 });
 console.log(packagePath);

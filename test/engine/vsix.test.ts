@@ -42,6 +42,11 @@ describe('VSIX package (linux-x64)', () => {
       'extension/media/build/chat.js',
       'extension/media/chat.css',
       'extension/media/chimera.svg',
+      'extension/media/walkthrough/features.md',
+      'extension/media/walkthrough/model.md',
+      'extension/media/walkthrough/better-model.md',
+      'extension/media/walkthrough/privacy.md',
+      'extension/media/screenshots/explain.png',
       'extension/models/README.md',
       'extension/LICENSE.txt',
       'extension/readme.md',
@@ -50,10 +55,10 @@ describe('VSIX package (linux-x64)', () => {
     }
   });
 
-  it('contains no sources, tests, training toolkit, build tooling or source maps', () => {
+  it('contains no sources, tests, training toolkit, developer docs, build tooling or source maps', () => {
     const forbidden = names.filter(
       (name) =>
-        /^extension\/(src|test|out|training|scripts|\.ci)\//.test(name) ||
+        /^extension\/(src|test|out|training|scripts|docs|\.ci)\//.test(name) ||
         /\.(ts|map)$/.test(name) ||
         /(^|\/)(tsconfig\.json|eslint\.config\.mjs|package-lock\.json|\.npmrc)$/.test(name),
     );
