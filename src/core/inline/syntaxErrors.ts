@@ -34,7 +34,7 @@ export function syntaxErrors(tree: Tree, python: boolean, cursor: number, insert
 /**
  * Errors of `candidate` (the text with the suggestion of `inserted` bytes at byte `cursor`) that the
  * text without it (`baseline`) did not have. An error inside the suggestion is always new; one before or
- * after it is new unless the baseline had the same kind of error at the same place.
+ * after it, or an empty one at the cursor, is new unless the baseline had the same kind at the same place.
  */
 export function newErrors(baseline: readonly SyntaxError[], candidate: readonly SyntaxError[], cursor: number, inserted: number): SyntaxError[] {
   const known = new Set<string>();
@@ -42,7 +42,10 @@ export function newErrors(baseline: readonly SyntaxError[], candidate: readonly 
     if (e.start <= cursor) known.add(`${e.kind}@${e.start}`);
     if (e.start >= cursor) known.add(`${e.kind}@${e.start + inserted}`);
   }
-  return candidate.filter((e) => (e.start > cursor && e.start < cursor + inserted) || !known.has(`${e.kind}@${e.start}`));
+  // An error that starts in the suggestion, or at its first character and covers some of it, is its own
+  // (the file's error at the cursor, e.g. an empty body, does not excuse an unterminated string there).
+  const inside = (e: SyntaxError) => e.start < cursor + inserted && (e.start > cursor || (e.start === cursor && e.end > cursor));
+  return candidate.filter((e) => inside(e) || !known.has(`${e.kind}@${e.start}`));
 }
 
 function collectRecovery(node: Node, errors: SyntaxError[]): void {
