@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const allTiers = ['unit', 'engine', 'vscode'];
+const allTiers = ['unit', 'engine', 'webgpu', 'vscode'];
 const requested = process.argv.slice(2);
 for (const tier of requested) {
   if (!allTiers.includes(tier)) throw new Error(`unknown test tier '${tier}' (expected ${allTiers.join(', ')})`);

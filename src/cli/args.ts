@@ -65,8 +65,19 @@ export interface VerifyArgs {
   json: boolean;
 }
 
+export interface DoctorArgs {
+  model?: string;
+  device: DeviceRequest;
+  /** Let a software adapter count as usable (default: CHIMERA_ALLOW_SOFTWARE_GPU). */
+  allowSoftwareGpu?: boolean;
+  /** Measure c(1) on each usable provider (off with --no-measure). */
+  measure: boolean;
+  json: boolean;
+}
+
 export type CliAction =
   | { kind: 'version' }
+  | { kind: 'doctor'; args: DoctorArgs }
   | { kind: 'help' }
   | { kind: 'generate'; args: GenerateArgs }
   | { kind: 'bench'; args: BenchArgs }
@@ -108,6 +119,10 @@ Commands:
              (a prefill, a decode step on the KV cache, a tree-masked block); exit code 1 on a mismatch.
                --model DIR  --cases FILE.json (default: the package's verify.json, written by the converter)
                --tolerance X (default: the file's, else 1e-4)  --device auto|gpu|cpu  --json
+  doctor     GPU diagnostics: the platform, the execution providers present, each adapter found (name,
+             vendor, backend, software or not), the device chosen and why each other candidate was refused,
+             and c(1) (ms to verify one token) on each usable provider.
+               --model DIR  --device auto|gpu|cpu  --allow-software-gpu  --no-measure  --json
 
 Options:
   -h, --help       Show this help.
@@ -115,7 +130,7 @@ Options:
 `;
 
 type Flags = Map<string, string | true>;
-const BOOLEAN_FLAGS = new Set(['json', 'chat', 'profile']);
+const BOOLEAN_FLAGS = new Set(['json', 'chat', 'profile', 'allow-software-gpu', 'no-measure']);
 
 function readFlags(argv: readonly string[]): Flags | string {
   const flags: Flags = new Map();
@@ -249,12 +264,25 @@ function parseVerify(flags: Flags): VerifyArgs {
   return args;
 }
 
+function parseDoctor(flags: Flags): DoctorArgs {
+  const allow = bool(flags, 'allow-software-gpu');
+  const args: DoctorArgs = {
+    model: take(flags, 'model'),
+    device: oneOf(flags, 'device', DEVICES, 'auto'),
+    ...(allow ? { allowSoftwareGpu: true } : {}),
+    measure: !bool(flags, 'no-measure'),
+    json: bool(flags, 'json'),
+  };
+  rejectLeftovers(flags, 'doctor');
+  return args;
+}
+
 export function parseArgs(argv: readonly string[]): CliAction {
   const [first, ...rest] = argv;
   if (first === undefined) return { kind: 'usage-error', message: 'no command given.' };
   if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
   if (first === '--version' || first === '-v') return { kind: 'version' };
-  const parsers = { generate: parseGenerate, bench: parseBench, serve: parseServe, verify: parseVerify } as const;
+  const parsers = { generate: parseGenerate, bench: parseBench, serve: parseServe, verify: parseVerify, doctor: parseDoctor } as const;
   if (!(first in parsers)) {
     return { kind: 'usage-error', message: first.startsWith('-') ? `unknown option '${first}'.` : `unknown command '${first}'.` };
   }

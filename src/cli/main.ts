@@ -2,6 +2,7 @@
 import { VERSION } from '../core/version';
 import { HELP_TEXT, parseArgs } from './args';
 import { runBench } from './bench';
+import { runDoctor } from './doctor';
 import { runGenerate } from './generate';
 import { runServe } from './serve';
 import { runVerify } from './verify';
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
       return runServe(action.args);
     case 'verify':
       return runVerify(action.args);
+    case 'doctor':
+      return runDoctor(action.args);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Manifest } from './manifest';
 import { checkSessionNames, loadPackage, type ModelPackage } from './package';
 import type { StandardLayout } from './formats/standard';
 import { loadCosts } from './profile';
+import type { ProviderName } from './gpu/types';
 import { createSession, defaultThreads, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
 import { TextTokenizer } from './tokenizer';
 
@@ -31,6 +32,10 @@ export interface LoadedModel {
 
 export interface LoadOptions {
   device: DeviceRequest;
+  /** Exactly this execution provider, without fallback (diagnostics measure each one). */
+  provider?: ProviderName;
+  /** Whether a software GPU adapter may run the model (default: CHIMERA_ALLOW_SOFTWARE_GPU). */
+  allowSoftwareGpu?: boolean;
   log: Logger;
   threads?: number;
   draftThreads?: number;
@@ -115,7 +120,9 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
   const pkg = await loadPackage(folder);
   const { manifest } = pkg;
   const tokenizer = await TextTokenizer.load(pkg.tokenizerPath, manifest);
-  const created = await openGraph(pkg.targetPath, () => createSession({ path: pkg.targetPath, device: options.device, threads: options.threads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.target.outputs) }));
+  const created = await openGraph(pkg.targetPath, () =>
+    createSession({ path: pkg.targetPath, device: options.device, provider: options.provider, allowSoftwareGpu: options.allowSoftwareGpu, threads: options.threads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.target.outputs) }),
+  );
   const target = created.session;
   let draft: Session | null = null;
   try {
@@ -125,12 +132,14 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
       checkTargetDims(pkg.targetPath, manifest, target);
     }
     if (pkg.draftPath !== null && manifest.io.draft) {
-      const onSameDevice: DeviceRequest = created.device.kind === 'cpu' ? 'cpu' : 'gpu';
+      const onCpu = created.device.kind === 'cpu';
       const draftPath = pkg.draftPath;
       // The draft's operations are small and sequential; on a CPU, thread hand-offs cost more than they
       // save (measured: 1.2 ms per chain with one thread, 2.1 ms with two).
-      const draftThreads = options.draftThreads ?? (onSameDevice === 'cpu' ? 1 : options.threads);
-      draft = (await openGraph(draftPath, () => createSession({ path: draftPath, device: onSameDevice, threads: draftThreads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.draft!.outputs) }))).session;
+      const draftThreads = options.draftThreads ?? (onCpu ? 1 : options.threads);
+      // The draft runs where the target landed: the same provider, the software adapter already accepted.
+      const where = { device: onCpu ? 'cpu' : 'gpu', provider: created.device.kind, allowSoftwareGpu: true } as const;
+      draft = (await openGraph(draftPath, () => createSession({ path: draftPath, ...where, threads: draftThreads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.draft!.outputs) }))).session;
       checkSessionNames(pkg.draftPath, manifest.io.draft, draft);
       checkDraftDims(pkg.draftPath, manifest, draft);
     }

@@ -40,13 +40,23 @@ export async function loadCosts(model: Measurable, threads: number, store: CostS
   return new CostModel(profile);
 }
 
+/** Cached positions the profile measures after: a few hundred, within the model's context. */
+function profileContext(model: Measurable): number {
+  return Math.max(16, Math.min(512, Math.floor(model.context / 2)));
+}
+
+/** Deterministic token ids spread over the vocabulary (any ids cost the same; these never repeat soon). */
+function profileTokens(model: Measurable, count: number): number[] {
+  const vocab = model.manifest.model.vocab_size;
+  return Array.from({ length: count }, (_, i) => 16 + ((i * 7919) % Math.max(1, vocab - 16)));
+}
+
 export async function measureProfile(model: Measurable, key: string): Promise<CostProfile> {
-  const m = model.manifest.model;
-  const context = Math.max(16, Math.min(512, Math.floor(model.context / 2)));
+  const context = profileContext(model);
   const capacity = context + PROFILE_SIZES[PROFILE_SIZES.length - 1];
   const runner = await createTarget(model as LoadedModel, capacity);
   try {
-    const tokens = Array.from({ length: capacity }, (_, i) => 16 + ((i * 7919) % Math.max(1, m.vocab_size - 16)));
+    const tokens = profileTokens(model, capacity);
     const hidden = await fill(runner, tokens.slice(0, context));
     const targetMs: number[] = [];
     for (const size of PROFILE_SIZES) {
@@ -56,6 +66,22 @@ export async function measureProfile(model: Measurable, key: string): Promise<Co
     }
     const draftMs = model.draft && hidden ? await measureDraft(model, hidden, context) : undefined;
     return { targetMs, draftMs, contextTokens: context, key, measuredAt: new Date().toISOString() };
+  } finally {
+    runner.dispose();
+  }
+}
+
+/**
+ * c(1) alone, on whatever session `model` holds: one token verified after the profile's cached positions.
+ * The GPU diagnostics compare it across execution providers.
+ */
+export async function measureC1(model: Measurable): Promise<number> {
+  const context = profileContext(model);
+  const runner = await createTarget(model as LoadedModel, context + 1);
+  try {
+    const tokens = profileTokens(model, context + 1);
+    await fill(runner, tokens.slice(0, context));
+    return await median(async () => (await runner.forward([tokens[context]!], 1)).release());
   } finally {
     runner.dispose();
   }

@@ -2,20 +2,26 @@
  * Creates onnxruntime sessions on the requested device.
  *
  * - `cpu`: the CPU execution provider.
- * - `gpu`: WebGPU (Vulkan / D3D12 / Metal), or CUDA when its provider library is installed; fails loudly
- *   when none works.
- * - `auto`: tries the GPU and falls back to the CPU. onnxruntime does not fall back by itself
- *   (`['webgpu','cpu']` throws when WebGPU has no adapter), so the error is caught here.
- * Every decision is reported through `log`, with the reason.
+ * - `gpu`: the platform's GPU providers in order (gpu/providers.ts); fails loudly when none works.
+ * - `auto`: the same, falling back to the CPU. onnxruntime does not fall back by itself
+ *   (`['webgpu','cpu']` throws when WebGPU has no adapter), so each candidate is tried here.
+ *
+ * A candidate is refused without trying when it cannot help: absent from this build, or only a software
+ * adapter to run on (SwiftShader, WARP), which is slower than the CPU provider and so is used only when
+ * asked for (`allowSoftwareGpu`, or CHIMERA_ALLOW_SOFTWARE_GPU=1). A candidate that is tried must create
+ * its session and run the graph once (gpu/smoke.ts). Every candidate's outcome and reason is kept in
+ * the choice, for the log, the status bar and the GPU diagnostics.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import type * as ortTypes from 'onnxruntime-node';
 import { DeviceError } from './errors';
+import { scanAdapters, softwareOnly } from './gpu/adapters';
+import { gpuCandidates, listProviders, providerOptions, type GpuProvider } from './gpu/providers';
+import { smokeRun } from './gpu/smoke';
+import type { AdapterScan, ProviderAttempt, ProviderInfo, ProviderName } from './gpu/types';
 
 export type DeviceRequest = 'auto' | 'gpu' | 'cpu';
-export type DeviceKind = 'cpu' | 'webgpu' | 'cuda';
+export type DeviceKind = ProviderName;
 export type Ort = typeof ortTypes;
 export type Session = ortTypes.InferenceSession;
 
@@ -23,6 +29,10 @@ export interface DeviceChoice {
   kind: DeviceKind;
   /** Why this device was chosen, in words for a log or a status bar tooltip. */
   reason: string;
+  /** Whether the adapter renders on the CPU (allowed only when asked for). */
+  software: boolean;
+  /** Every GPU candidate of this platform and what became of it; empty when the CPU was requested. */
+  attempts: ProviderAttempt[];
 }
 
 export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
@@ -45,13 +55,24 @@ export function defaultThreads(): number {
   return Math.max(1, Math.min(availableParallelism(), 8));
 }
 
-function cudaProviderInstalled(): boolean {
-  try {
-    const bin = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
-    return existsSync(join(bin, 'libonnxruntime_providers_cuda.so'));
-  } catch {
-    return false;
-  }
+/** CHIMERA_ALLOW_SOFTWARE_GPU=1 (or the older CHIMERA_FORCE_GPU_PROBE=1) lets a software adapter run the model. */
+export function softwareGpuAllowedByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ['CHIMERA_ALLOW_SOFTWARE_GPU', 'CHIMERA_FORCE_GPU_PROBE'].some((k) => /^(1|true|yes)$/i.test(env[k] ?? ''));
+}
+
+export const SOFTWARE_GPU_HINT = 'chimera.gpu.allowSoftware or CHIMERA_ALLOW_SOFTWARE_GPU=1';
+
+export interface GpuEnvironment {
+  providers: ProviderInfo[];
+  scan: AdapterScan;
+}
+
+let environment: Promise<GpuEnvironment> | undefined;
+
+/** What this process's onnxruntime and machine offer; scanned once (on Windows and macOS it runs a system tool). */
+export function gpuEnvironment(): Promise<GpuEnvironment> {
+  environment ??= scanAdapters().then((scan) => ({ providers: listProviders(loadOrt().listSupportedBackends(), process.platform, process.arch), scan }));
+  return environment;
 }
 
 function baseOptions(threads: number): ortTypes.InferenceSession.SessionOptions {
@@ -61,8 +82,12 @@ function baseOptions(threads: number): ortTypes.InferenceSession.SessionOptions 
 export interface SessionRequest {
   path: string;
   device: DeviceRequest;
+  /** Exactly this provider, without fallback (the draft follows the target; diagnostics measure each one). */
+  provider?: ProviderName;
+  /** Whether a software adapter may run the model (default: CHIMERA_ALLOW_SOFTWARE_GPU). */
+  allowSoftwareGpu?: boolean;
   threads?: number;
-  /** Output names to keep on the GPU (KV cache), when the session lands on a GPU. */
+  /** Output names to keep on the GPU (KV cache), when the session lands on WebGPU. */
   gpuResidentOutputs?: readonly string[];
   log: Logger;
 }
@@ -72,67 +97,84 @@ export interface CreatedSession {
   device: DeviceChoice;
 }
 
-/**
- * On Linux a GPU shows up as device nodes; without any, asking WebGPU for an adapter only costs seconds
- * (Dawn probes Vulkan and GL) before failing, so skip it.
- */
-function noGpuDeviceNodes(): string | null {
-  if (process.platform !== 'linux' || process.env.CHIMERA_FORCE_GPU_PROBE) return null;
-  try {
-    const dri = existsSync('/dev/dri') ? readdirSync('/dev/dri') : [];
-    const nvidia = readdirSync('/dev').some((n) => /^nvidia\d+$/.test(n));
-    return dri.length === 0 && !nvidia ? 'no GPU device nodes (/dev/dri, /dev/nvidia*)' : null;
-  } catch {
-    return null;
-  }
+/** Why a provider is not even tried here, or null when it should be. */
+export function refusal(provider: GpuProvider, env: GpuEnvironment, allowSoftware: boolean): string | null {
+  const info = env.providers.find((p) => p.name === provider);
+  if (!info?.present) return info?.detail ?? `not available on ${process.platform}`;
+  const nodes = env.scan.deviceNodes;
+  if (provider === 'cuda' && nodes !== null && !nodes.some((n) => n.startsWith('/dev/nvidia'))) return 'no NVIDIA device (/dev/nvidia*)';
+  const soft = softwareOnly(env.scan, provider);
+  if (soft && !allowSoftware) return `${soft}; a software adapter is slower than the CPU provider, so it is used only when asked for (${SOFTWARE_GPU_HINT})`;
+  return null;
 }
 
-async function tryGpu(req: SessionRequest, ort: Ort): Promise<CreatedSession | { errors: string[] }> {
-  const errors: string[] = [];
-  const absent = noGpuDeviceNodes();
-  if (absent) return { errors: [absent] };
-  const candidates: DeviceKind[] = cudaProviderInstalled() ? ['cuda', 'webgpu'] : ['webgpu'];
-  for (const kind of candidates) {
-    try {
-      // onnxruntime-node keeps outputs on the device only for WebGPU; CUDA outputs come back to the host.
-      const resident = kind === 'webgpu' ? (req.gpuResidentOutputs ?? []) : [];
-      const preferredOutputLocation = Object.fromEntries(resident.map((n) => [n, 'gpu-buffer'] as const));
-      const session = await ort.InferenceSession.create(req.path, {
-        ...baseOptions(req.threads ?? defaultThreads()),
-        executionProviders: [kind],
-        ...(resident.length > 0 ? { preferredOutputLocation } : {}),
-      });
-      return { session, device: { kind, reason: `${kind} execution provider initialised` } };
-    } catch (err) {
-      errors.push(`${kind}: ${firstLine(err)}`);
+/** Creates a session on one GPU provider and runs it once; throws if either fails. */
+export async function openOn(provider: GpuProvider, req: SessionRequest): Promise<Session> {
+  const ort = loadOrt();
+  const session = await ort.InferenceSession.create(req.path, { ...baseOptions(req.threads ?? defaultThreads()), ...providerOptions(provider, req.gpuResidentOutputs ?? []) });
+  try {
+    await smokeRun(ort, session);
+  } catch (err) {
+    await session.release();
+    throw new Error(`could not run the model: ${firstLine(err)}`);
+  }
+  return session;
+}
+
+async function tryGpu(req: SessionRequest): Promise<{ created: CreatedSession | null; attempts: ProviderAttempt[] }> {
+  const env = await gpuEnvironment();
+  const allow = req.allowSoftwareGpu ?? softwareGpuAllowedByEnv();
+  const candidates = req.provider && req.provider !== 'cpu' ? [req.provider] : gpuCandidates(process.platform);
+  const attempts: ProviderAttempt[] = [];
+  let created: CreatedSession | null = null;
+  for (const provider of candidates) {
+    const refused = refusal(provider, env, allow);
+    if (refused) attempts.push({ provider, outcome: 'refused', reason: refused });
+    else if (created) attempts.push({ provider, outcome: 'skipped', reason: `${created.device.kind} came first` });
+    else {
+      try {
+        const session = await openOn(provider, req);
+        const software = softwareOnly(env.scan, provider) !== null;
+        const reason = `${provider} execution provider initialised${software ? ' on a software adapter (asked for)' : ''}`;
+        attempts.push({ provider, outcome: 'chosen', reason });
+        created = { session, device: { kind: provider, reason, software, attempts } };
+      } catch (err) {
+        attempts.push({ provider, outcome: 'failed', reason: firstLine(err) });
+      }
     }
   }
-  return { errors };
+  return { created, attempts };
+}
+
+/** A session on the CPU provider (the engine's settings for it). */
+export function openCpu(path: string, threads = defaultThreads()): Promise<Session> {
+  return loadOrt().InferenceSession.create(path, { ...baseOptions(threads), executionProviders: ['cpu'] });
+}
+
+async function cpuSession(req: SessionRequest, reason: string, attempts: ProviderAttempt[]): Promise<CreatedSession> {
+  return { session: await openCpu(req.path, req.threads), device: { kind: 'cpu', reason, software: false, attempts } };
 }
 
 export async function createSession(req: SessionRequest): Promise<CreatedSession> {
-  const ort = loadOrt();
-  if (req.device !== 'cpu') {
-    const gpu = await tryGpu(req, ort);
-    if ('session' in gpu) {
-      req.log('info', `device: ${gpu.device.kind} for ${req.path} (${gpu.device.reason})`);
-      return gpu;
-    }
-    const why = gpu.errors.join('; ');
-    if (req.device === 'gpu') {
-      throw new DeviceError(`no usable GPU: ${why}. Set chimera.device to "auto" or "cpu" to run on the CPU.`);
-    }
-    req.log('warn', `device: GPU unavailable (${why}); falling back to the CPU`);
-    const session = await ort.InferenceSession.create(req.path, { ...baseOptions(req.threads ?? defaultThreads()), executionProviders: ['cpu'] });
-    return { session, device: { kind: 'cpu', reason: `GPU unavailable (${why}); using the CPU` } };
+  if (req.device === 'cpu' || req.provider === 'cpu') {
+    req.log('info', `device: cpu for ${req.path} (requested)`);
+    return cpuSession(req, 'CPU requested in settings', []);
   }
-  const session = await ort.InferenceSession.create(req.path, { ...baseOptions(req.threads ?? defaultThreads()), executionProviders: ['cpu'] });
-  req.log('info', `device: cpu for ${req.path} (requested)`);
-  return { session, device: { kind: 'cpu', reason: 'CPU requested in settings' } };
+  const { created, attempts } = await tryGpu(req);
+  if (created) {
+    req.log('info', `device: ${created.device.kind} for ${req.path} (${created.device.reason})`);
+    return created;
+  }
+  const why = attempts.map((a) => `${a.provider}: ${a.reason}`).join('; ');
+  if (req.device === 'gpu' || req.provider) {
+    throw new DeviceError(`no usable GPU: ${why}. Set chimera.device to "auto" or "cpu" to run on the CPU.`);
+  }
+  req.log('warn', `device: GPU unavailable (${why}); falling back to the CPU`);
+  return cpuSession(req, `GPU unavailable (${why}); using the CPU`, attempts);
 }
 
 /** onnxruntime's messages carry source paths and assertion text; keep what a user can act on. */
-function firstLine(err: unknown): string {
+export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   const adapter = /Failed to get a WebGPU adapter: (.*)/.exec(text);
   if (adapter) return `no WebGPU adapter (${adapter[1]!.trim()})`;

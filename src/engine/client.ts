@@ -149,6 +149,12 @@ export class EngineClient {
     return this.call((c, token) => c.sendRequest(P.stats, token), undefined, this.requestSilenceMs);
   }
 
+  /** The engine's GPU diagnosis; measuring c(1) on each provider may take seconds, so it may be silent that long. */
+  async diagnose(params: P.DiagnoseParams = {}): Promise<P.GpuDiagnostics> {
+    await this.start();
+    return this.call((c, token) => c.sendRequest(P.diagnose, params, token), undefined, this.options.initializeTimeoutMs ?? 120_000);
+  }
+
   async loadModel(params: P.LoadModelParams): Promise<P.LoadModelResult> {
     await this.start();
     // Loading a model says nothing until it is done, so it may be silent as long as a start-up.

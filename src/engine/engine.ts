@@ -9,7 +9,8 @@ import { answerRoom, splitContext } from '../core/bounds';
 import { DeviceError, isAbortError, PackageError, type AbortError } from '../core/errors';
 import { loadModel, type LoadedModel } from '../core/model';
 import { defaultCacheDir, FileCostStore } from '../core/profile';
-import type { Logger } from '../core/session';
+import { diagnose } from '../core/gpu/diagnose';
+import { softwareGpuAllowedByEnv, type Logger } from '../core/session';
 import { TemplateRegistry, type Prompt } from '../core/templates';
 import * as P from '../protocol';
 import { Scheduler } from './scheduler';
@@ -30,6 +31,12 @@ interface Loaded {
   templates: TemplateRegistry;
   sessions: Map<Lane, DecodingSession>;
   info: { device: P.DeviceInfo; model: P.ModelInfo };
+  gpu: GpuOptions;
+}
+
+export interface GpuOptions {
+  /** Whether a software adapter may run the model (default: CHIMERA_ALLOW_SOFTWARE_GPU). */
+  allowSoftwareGpu?: boolean;
 }
 
 export class EngineLoadError extends Error {
@@ -67,14 +74,14 @@ export class Engine {
    * load that a newer one overtook (while it waited or while it loaded) is undone and answers
    * RequestCancelled, so no caller is told "loaded" about a model that is not the one in use.
    */
-  load(modelPath: string, device: P.DeviceSetting, maxContext?: number): Promise<Loaded['info']> {
+  load(modelPath: string, device: P.DeviceSetting, maxContext?: number, gpu: GpuOptions = {}): Promise<Loaded['info']> {
     const ticket = ++this.loadTicket;
-    const run = this.loadChain.then(() => this.loadNow(ticket, modelPath, device, maxContext));
+    const run = this.loadChain.then(() => this.loadNow(ticket, modelPath, device, maxContext, gpu));
     this.loadChain = run.catch(() => undefined);
     return run;
   }
 
-  private async loadNow(ticket: number, modelPath: string, device: P.DeviceSetting, maxContext?: number): Promise<Loaded['info']> {
+  private async loadNow(ticket: number, modelPath: string, device: P.DeviceSetting, maxContext: number | undefined, gpu: GpuOptions): Promise<Loaded['info']> {
     const superseded = () => new EngineLoadError(P.ErrorCodes.RequestCancelled, `loading ${modelPath || 'the default model'} was superseded by a newer loadModel request`, {});
     if (ticket !== this.loadTicket) throw superseded();
     this.scheduler.cancelAll('the model is being replaced');
@@ -82,7 +89,7 @@ export class Engine {
     const dir = modelPath.trim() === '' ? bundledModelDir() : modelPath;
     let model: LoadedModel;
     try {
-      model = await loadModel(dir, { device, log: this.log, costStore: new FileCostStore(defaultCacheDir()), maxContext });
+      model = await loadModel(dir, { device, allowSoftwareGpu: gpu.allowSoftwareGpu, log: this.log, costStore: new FileCostStore(defaultCacheDir()), maxContext });
     } catch (err) {
       if (err instanceof PackageError) throw new EngineLoadError(P.ErrorCodes.ModelLoadFailed, err.message, { file: err.file });
       if (err instanceof DeviceError) throw new EngineLoadError(P.ErrorCodes.DeviceUnavailable, err.message, { device });
@@ -98,11 +105,18 @@ export class Engine {
     const m = model.manifest;
     const templates = new TemplateRegistry(m, model.tokenizer);
     const info = {
-      device: { kind: model.device.kind, requested: device, reason: model.device.reason },
+      device: { kind: model.device.kind, requested: device, reason: model.device.reason, software: model.device.software, attempts: model.device.attempts },
       model: { name: m.name, family: m.family, path: model.pkg.dir, maxContext: model.context, vocabSize: m.model.vocab_size, hasDraft: model.draft !== null, hasFim: templates.hasFim },
     };
-    this.loaded = { model, templates, sessions, info };
+    this.loaded = { model, templates, sessions, info, gpu };
     return info;
+  }
+
+  /** The GPU diagnosis, measured on the loaded model (see core/gpu/diagnose.ts). */
+  diagnose(params: P.DiagnoseParams): Promise<P.GpuDiagnostics> {
+    const l = this.loaded;
+    const allowSoftware = l?.gpu.allowSoftwareGpu ?? softwareGpuAllowedByEnv();
+    return diagnose({ model: l?.model ?? null, device: l?.info.device.requested ?? 'auto', allowSoftware, measure: params.measure ?? true, log: this.log });
   }
 
   async unload(): Promise<void> {

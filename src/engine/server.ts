@@ -60,7 +60,7 @@ export function serve(connection: MessageConnection, engine: Engine, onShutdown:
       if (params.protocolVersion !== P.PROTOCOL_VERSION) {
         throw P.engineError(P.ErrorCodes.InvalidParams, `protocol version ${params.protocolVersion} is not supported (engine speaks ${P.PROTOCOL_VERSION})`);
       }
-      const info = await engine.load(params.modelPath, params.device, params.maxContext);
+      const info = await engine.load(params.modelPath, params.device, params.maxContext, { allowSoftwareGpu: params.allowSoftwareGpu });
       return {
         protocolVersion: P.PROTOCOL_VERSION,
         engineVersion: VERSION,
@@ -72,9 +72,10 @@ export function serve(connection: MessageConnection, engine: Engine, onShutdown:
   connection.onRequest(P.loadModel, (raw) =>
     answer(() => {
       const params = V.loadModelParams(raw);
-      return engine.load(params.modelPath, params.device, params.maxContext);
+      return engine.load(params.modelPath, params.device, params.maxContext, { allowSoftwareGpu: params.allowSoftwareGpu });
     }),
   );
+  connection.onRequest(P.diagnose, (raw) => answer(() => engine.diagnose(V.diagnoseParams(raw))));
   connection.onRequest(P.complete, streaming(V.completeParams, (p, s, d) => engine.complete(p, s, d)));
   connection.onRequest(P.chat, streaming(V.chatParams, (p, s, d) => engine.chat(p, s, d)));
   connection.onRequest(P.edit, streaming(V.editParams, (p, s, d) => engine.edit(p, s, d)));

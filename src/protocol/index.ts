@@ -10,6 +10,10 @@
  * `RequestCancelled`.
  */
 import { ProgressType, RequestType, RequestType0, ResponseError } from 'vscode-jsonrpc';
+import type { GpuDiagnostics, ProviderAttempt, ProviderName } from '../core/gpu/types';
+
+// The GPU report is plain data defined next to the code that gathers it; it travels as it is.
+export type { AdapterInfo, AdapterScan, GpuDiagnostics, ProviderAttempt, ProviderCost, ProviderInfo, ProviderName } from '../core/gpu/types';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -32,11 +36,15 @@ export interface ModelInfo {
 }
 
 export interface DeviceInfo {
-  /** What actually runs the model. */
-  kind: 'cpu' | 'webgpu' | 'cuda';
+  /** The execution provider that runs the model. */
+  kind: ProviderName;
   requested: DeviceSetting;
   /** Why this device, e.g. "GPU unavailable (no WebGPU adapter); using the CPU". */
   reason: string;
+  /** Whether the GPU adapter renders on the CPU (used only when asked for). */
+  software?: boolean;
+  /** Each GPU candidate of the platform and what became of it. */
+  attempts?: ProviderAttempt[];
 }
 
 export interface GenerationStats {
@@ -101,6 +109,8 @@ export interface InitializeParams {
   modelPath: string;
   device: DeviceSetting;
   maxContext?: number;
+  /** Whether a software GPU adapter (SwiftShader, WARP) may run the model; default false. */
+  allowSoftwareGpu?: boolean;
   clientName: string;
 }
 export interface InitializeResult {
@@ -118,6 +128,7 @@ export interface LoadModelParams {
   device: DeviceSetting;
   /** Cap on the context the engine uses (tokens; default 8192). The package's own limit still applies. */
   maxContext?: number;
+  allowSoftwareGpu?: boolean;
 }
 export interface LoadModelResult {
   device: DeviceInfo;
@@ -181,6 +192,13 @@ export interface StatsResult {
 }
 /** client → server: engine statistics. */
 export const stats = new RequestType0<StatsResult, void>('stats');
+
+export interface DiagnoseParams {
+  /** Measure c(1) on each usable provider (default true); the rest of the report takes milliseconds. */
+  measure?: boolean;
+}
+/** client → server: the GPU diagnosis (providers, adapters, the choice and its reasons, c(1) per provider). */
+export const diagnose = new RequestType<DiagnoseParams, GpuDiagnostics, EngineErrorData>('diagnose');
 
 /** client → server: stop work, release the model and exit after answering. */
 export const shutdown = new RequestType0<null, void>('shutdown');

@@ -160,7 +160,15 @@ export function loadModelParams(params: unknown): P.LoadModelParams {
   const o = object(params, 'params');
   const out: P.LoadModelParams = { modelPath: string(o, 'modelPath'), device: oneOf(o, 'device', DEVICES) };
   if (o.maxContext !== undefined) out.maxContext = integer(o, 'maxContext', 64, 1 << 20);
+  if (o.allowSoftwareGpu !== undefined) out.allowSoftwareGpu = boolean(o, 'allowSoftwareGpu');
   return out;
+}
+
+/** Diagnose takes no params, or `{ measure }`. */
+export function diagnoseParams(params: unknown): P.DiagnoseParams {
+  if (params === undefined || params === null) return {};
+  const o = object(params, 'params');
+  return o.measure === undefined ? {} : { measure: boolean(o, 'measure') };
 }
 
 export function initializeParams(params: unknown): P.InitializeParams {
