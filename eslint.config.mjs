@@ -11,7 +11,7 @@ const noVscode = {
       paths: [
         {
           name: 'vscode',
-          message: 'Only src/extension may import vscode; keep core, engine, protocol, cli and webview host-independent.',
+          message: 'Only src/extension may import vscode; keep core, engine, protocol, backend, cli and webview host-independent.',
         },
       ],
     },
@@ -31,7 +31,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/core/**', 'src/engine/**', 'src/protocol/**', 'src/cli/**', 'src/webview/**', 'test/unit/**', 'test/engine/**'],
+    files: ['src/core/**', 'src/engine/**', 'src/protocol/**', 'src/backend/**', 'src/cli/**', 'src/webview/**', 'test/unit/**', 'test/engine/**'],
     rules: noVscode,
   },
   {

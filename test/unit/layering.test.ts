@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { repoRoot } from '../support/paths';
 
-const HOST_INDEPENDENT = ['src/core', 'src/engine', 'src/protocol', 'src/cli', 'src/webview'];
+const HOST_INDEPENDENT = ['src/core', 'src/engine', 'src/protocol', 'src/backend', 'src/cli', 'src/webview'];
 
 /** Matches static imports, re-exports, dynamic import() and require() of the `vscode` module. */
 const VSCODE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"]vscode['"]/;
@@ -38,7 +38,7 @@ describe('layering', () => {
     for (const line of harmless) assert.doesNotMatch(line, VSCODE_IMPORT, line);
   });
 
-  it('keeps vscode out of core, engine, protocol, cli and webview', () => {
+  it('keeps vscode out of core, engine, protocol, backend, cli and webview', () => {
     const files = HOST_INDEPENDENT.flatMap(sourceFiles);
     assert.ok(files.length >= 5, `expected to scan the host-independent sources, found ${files.length} files`);
     const offenders = files

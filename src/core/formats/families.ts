@@ -34,14 +34,18 @@ const CHAT_FORMATS: Record<string, ChatFormat> = {
 };
 const DEFAULT_CHAT: Record<string, string> = { qwen2: 'chatml', qwen3: 'chatml', llama: 'llama3', mistral: 'inst' };
 
-const FIM_FORMATS: { tokens: string[]; layout: string }[] = [
-  { tokens: ['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>'], layout: '{file_header}<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>' },
-  { tokens: ['<fim_prefix>', '<fim_suffix>', '<fim_middle>'], layout: '{file_header}<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>' },
-  { tokens: ['<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>'], layout: '{file_header}<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>' },
-  { tokens: ['[SUFFIX]', '[PREFIX]'], layout: '{file_header}[SUFFIX]{suffix}[PREFIX]{prefix}' },
+/**
+ * The fill-in-the-middle layouts of the code model families, recognised by their FIM tokens. Exported for
+ * the shared-server backend (backend/remote/fim.ts), which writes the same prompts as text.
+ */
+export const FIM_FORMATS: readonly { family: 'qwen2.5-coder' | 'starcoder2' | 'deepseek-coder' | 'codestral'; tokens: string[]; layout: string }[] = [
+  { family: 'qwen2.5-coder', tokens: ['<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>'], layout: '{file_header}<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>' },
+  { family: 'starcoder2', tokens: ['<fim_prefix>', '<fim_suffix>', '<fim_middle>'], layout: '{file_header}<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>' },
+  { family: 'deepseek-coder', tokens: ['<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>'], layout: '{file_header}<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>' },
+  { family: 'codestral', tokens: ['[SUFFIX]', '[PREFIX]'], layout: '{file_header}[SUFFIX]{suffix}[PREFIX]{prefix}' },
 ];
-const FILE_HEADERS = ['<|file_sep|>', '<file_sep>', '<filename>'];
-const FIM_STOPS = ['<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '<file_sep>', '<filename>', '<|im_start|>', '<|im_end|>', '<|eot_id|>'];
+export const FILE_HEADERS = ['<|file_sep|>', '<file_sep>', '<filename>'];
+export const FIM_STOPS = ['<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '<file_sep>', '<filename>', '<|im_start|>', '<|im_end|>', '<|eot_id|>'];
 
 export const TASK_PROMPTS = {
   explain: 'Explain this code:\n```{lang}\n{code}\n```',
