@@ -79,7 +79,7 @@ async function sendOnce(req: HttpRequest, deps: HttpDeps): Promise<HttpAnswer> {
   const failure = (err: unknown): Error => {
     timer.stop();
     if (req.signal?.aborted) return new AbortError('the request was cancelled');
-    if (timer.expired) return new RemoteError('timeout', `the server did not answer ${req.method} ${req.url} within ${Math.round(req.timeoutMs / 1000)} s`);
+    if (timer.expired) return new RemoteError('timeout', `the server did not answer ${req.method} ${req.url} within ${seconds(req.timeoutMs)} (chimera.server.timeoutMs)`);
     return err instanceof RemoteError ? err : errorFromNetwork(err, new URL(req.url).origin);
   };
   try {
@@ -89,6 +89,11 @@ async function sendOnce(req: HttpRequest, deps: HttpDeps): Promise<HttpAnswer> {
   } catch (err) {
     throw failure(err);
   }
+}
+
+/** A duration as a person reads it: 0.2 s, 12 s. */
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${Number((ms / 1000).toFixed(1))} s` : `${Math.round(ms / 1000)} s`;
 }
 
 function withTries(error: RemoteError, tries: number): RemoteError {
