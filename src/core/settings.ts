@@ -13,6 +13,17 @@ export type Device = (typeof DEVICES)[number];
 export const DECODING_MODES = ['chimera', 'ngram', 'autoregressive'] as const;
 export type DecodingMode = (typeof DECODING_MODES)[number];
 
+/** Who answers: the local engine (the default: nothing leaves the machine) or a shared OpenAI-compatible server. */
+export const BACKENDS = ['local', 'openai-compatible'] as const;
+export type BackendKind = (typeof BACKENDS)[number];
+
+/**
+ * The FIM formats a person can choose for a shared server: known model families (a client-side prompt)
+ * or the server's own FIM route. Lives here so the settings need nothing from the HTTP client.
+ */
+export const FIM_FORMAT_SETTINGS = ['auto', 'qwen2.5-coder', 'starcoder2', 'deepseek-coder', 'codellama', 'codestral', 'openai-suffix', 'ollama', 'llama.cpp'] as const;
+export type FimFormatSetting = (typeof FIM_FORMAT_SETTINGS)[number];
+
 export interface ChimeraSettings {
   /** Folder of a model package; empty means the default package shipped in `models/default`. */
   modelPath: string;
@@ -25,6 +36,9 @@ export interface ChimeraSettings {
   maxContext: number;
   /** Where Download Model fetches from (the Hugging Face Hub or a mirror with its URL layout). */
   hub: { url: string };
+  backend: BackendKind;
+  /** The shared server; used only when `backend` is openai-compatible. The API key is in SecretStorage. */
+  server: { url: string; model: string; fimFormat: FimFormatSetting; timeoutMs: number };
 }
 
 type SchemaEntry =
@@ -45,6 +59,11 @@ export const SETTINGS_SCHEMA = {
   temperature: { type: 'number', default: 0, minimum: 0, maximum: 2, integer: false },
   maxContext: { type: 'number', default: 8192, minimum: 256, maximum: 131072, integer: true },
   'hub.url': { type: 'string', default: 'https://huggingface.co' },
+  backend: { type: 'enum', values: BACKENDS, default: 'local' },
+  'server.url': { type: 'string', default: '' },
+  'server.model': { type: 'string', default: '' },
+  'server.fimFormat': { type: 'enum', values: FIM_FORMAT_SETTINGS, default: 'auto' },
+  'server.timeoutMs': { type: 'number', default: 30000, minimum: 1000, maximum: 600000, integer: true },
 } as const satisfies Record<string, SchemaEntry>;
 
 export type SettingKey = keyof typeof SETTINGS_SCHEMA;
@@ -78,6 +97,13 @@ export function parseSettings(get: ConfigReader): ParsedSettings {
     temperature: readNumber(get, 'temperature', problems),
     maxContext: readNumber(get, 'maxContext', problems),
     hub: { url: readString(get, 'hub.url', problems) || 'https://huggingface.co' },
+    backend: readEnum(get, 'backend', BACKENDS, problems),
+    server: {
+      url: readString(get, 'server.url', problems),
+      model: readString(get, 'server.model', problems),
+      fimFormat: readEnum(get, 'server.fimFormat', FIM_FORMAT_SETTINGS, problems),
+      timeoutMs: readNumber(get, 'server.timeoutMs', problems),
+    },
   };
   return { settings, problems };
 }

@@ -17,6 +17,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CancellationTokenSource, createMessageConnection, ResponseError, type CancellationToken, type Logger as RpcLogger, type MessageConnection, type RequestType } from 'vscode-jsonrpc/node';
 import { IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
+import type { Backend, BackendModel } from '../backend/backend';
 import { AbortError } from '../core/errors';
 import type { Logger } from '../core/session';
 import * as P from '../protocol';
@@ -45,7 +46,8 @@ interface Pending {
   reject(err: Error): void;
 }
 
-export class EngineClient {
+/** The local backend: the same Backend as the shared server's client, so features cannot tell them apart. */
+export class EngineClient implements Backend {
   private child: ChildProcess | null = null;
   private connection: MessageConnection | null = null;
   /** Which process is current; bumped whenever one is launched or let go. */
@@ -73,6 +75,12 @@ export class EngineClient {
 
   get state(): EngineState {
     return this.currentState;
+  }
+
+  /** The loaded model, as the features see any backend's (null before the first start). */
+  get model(): BackendModel | null {
+    const model = this.info?.model;
+    return model ? { name: model.name, maxContext: model.maxContext, hasFim: model.hasFim } : null;
   }
 
   /** Requests awaiting an answer (a leak check for tests and diagnostics). */

@@ -9,8 +9,8 @@ import type { CodeAction, ProbeReport, TranscriptMessage } from '../webview/mess
 import { ChatHistoryStore, contextCharBudget } from './chatHistory';
 import { CodeBlockActions, type ApplyOutcome, type Confirm } from './chatCodeActions';
 import { ChatSession } from './chatSession';
-import { CHAT_VIEW_ID, ChatViewProvider, describeChatError, type RenderReport, type StatusMessage } from './chatView';
-import type { EngineService } from './engineService';
+import { CHAT_VIEW_ID, ChatViewProvider, type RenderReport, type StatusMessage } from './chatView';
+import type { BackendService } from './backendService';
 import { registerExplain } from './explain';
 import { readSettings } from './settings';
 
@@ -37,21 +37,22 @@ export interface ChatApi {
   applyDiff(code: string, confirm: Confirm): Promise<ApplyOutcome>;
 }
 
-export function registerChat(context: vscode.ExtensionContext, engine: EngineService, log: vscode.LogOutputChannel): ChatApi {
+export function registerChat(context: vscode.ExtensionContext, backends: BackendService, log: vscode.LogOutputChannel): ChatApi {
   const session = new ChatSession({
-    engine,
+    engine: backends,
     store: new ChatHistoryStore(context.workspaceState),
     options: () => {
       const s = readSettings(log);
       return { maxTokens: s.chat.maxTokens, temperature: s.temperature, mode: s.decoding.mode };
     },
-    // A reply cut off because the engine is loading a model (a switch, a restart) was stopped, not failed.
-    describeError: (err) => describeChatError(err, engine.isLoading),
+    // A reply cut off because the engine is loading a model (a switch, a restart) was stopped, not failed;
+    // a shared server's failure gets its own message and buttons.
+    describeError: (err) => backends.describeError(err),
     newId: randomUUID,
     warn: (message) => log.warn(message),
   });
   const actions = new CodeBlockActions(log);
-  const view = new ChatViewProvider({ extensionUri: context.extensionUri, log, session, engine, actions });
+  const view = new ChatViewProvider({ extensionUri: context.extensionUri, log, session, backends, actions });
   context.subscriptions.push(
     actions,
     view,
@@ -59,7 +60,7 @@ export function registerChat(context: vscode.ExtensionContext, engine: EngineSer
     registerExplain({
       session,
       reveal: () => vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`),
-      maxChars: () => contextCharBudget(engine.client.info?.model.maxContext),
+      maxChars: () => contextCharBudget(backends.model?.maxContext),
     }),
   );
   return testApi(view, session, actions);

@@ -14,11 +14,11 @@ export interface ChatStream extends AsyncIterable<string> {
   result: Promise<GenerationResult>;
 }
 
-/** The slice of EngineService/EngineClient the chat needs. */
+/** The slice of a Backend (local engine or shared server, via BackendService) the chat needs. */
 export interface ChatEngine {
   ready(): Promise<{
-    /** What the engine loaded: its model's name goes on each reply. */
-    info?: { model: { name: string } } | null;
+    /** The model answering: its name goes on each reply. */
+    model: { name: string } | null;
     chat(params: { messages: ChatMessage[]; maxTokens: number; temperature?: number; mode?: DecodingMode }, signal?: AbortSignal): ChatStream;
   }>;
 }
@@ -128,7 +128,7 @@ export class ChatSession {
     try {
       const client = await untilAborted(this.deps.engine.ready(), signal);
       // Named now, from the engine that will write it: a later switch must not rename an old reply.
-      if (client.info?.model.name) reply.model = client.info.model.name;
+      if (client.model?.name) reply.model = client.model.name;
       const options = this.deps.options();
       const stream = client.chat({ messages: conversation, maxTokens: options.maxTokens, temperature: options.temperature, mode: options.mode }, signal);
       for await (const piece of stream) {

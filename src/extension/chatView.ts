@@ -6,13 +6,15 @@
  */
 import * as vscode from 'vscode';
 import { EngineUnavailableError } from '../engine/client';
-import { isWebviewToExtension, type ExtensionToWebview, type ProbeReport, type StatusAction, type WebviewToExtension } from '../webview/messages';
+import { isWebviewToExtension, type ExtensionToWebview, type ProbeReport, type WebviewToExtension } from '../webview/messages';
 import { contextCharBudget } from './chatHistory';
 import type { CodeBlockActions } from './chatCodeActions';
 import { createNonce, renderChatHtml } from './chatHtml';
 import type { ChatSession, DescribedError } from './chatSession';
-import { chatStatus, errorActions, type ChatStatus } from './engineView';
-import { describeEngineError, type EngineService } from './engineService';
+import type { BackendService } from './backendService';
+import { ACTION_COMMANDS } from './serverView';
+import { errorActions, type ChatStatus } from './engineView';
+import { describeEngineError } from './engineService';
 import { editorAttachment } from './explain';
 
 export const CHAT_VIEW_ID = 'chimera.chat';
@@ -24,12 +26,6 @@ export interface RenderReport {
   pieces: number;
   text: string;
 }
-
-const ACTION_COMMANDS: Readonly<Record<StatusAction, string>> = {
-  showLog: 'chimera.showLog',
-  selectModel: 'chimera.selectModel',
-  restartEngine: 'chimera.restartEngine',
-};
 
 /** A promise with its resolver exposed, so an event can settle it later. */
 function signal(): { promise: Promise<void>; resolve: () => void } {
@@ -62,7 +58,7 @@ export interface ChatViewDeps {
   extensionUri: vscode.Uri;
   log: vscode.LogOutputChannel;
   session: ChatSession;
-  engine: EngineService;
+  backends: BackendService;
   actions: CodeBlockActions;
 }
 
@@ -82,7 +78,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   constructor(private readonly deps: ChatViewDeps) {
     const sub = deps.session.onEvent((event) => this.post(event));
-    this.disposables.push({ dispose: () => sub.dispose() }, this.statusEmitter, deps.engine.onDidChangeState(() => this.post(this.status())));
+    this.disposables.push({ dispose: () => sub.dispose() }, this.statusEmitter, deps.backends.onDidChange(() => this.post(this.status())));
   }
 
   /** Settles once VS Code has created the view and we have set its HTML. */
@@ -180,11 +176,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       void vscode.window.showInformationMessage('Chimera: no editor is open, so the question was sent without code context.');
       return undefined;
     }
-    return editorAttachment(editor, 'file', contextCharBudget(this.deps.engine.client.info?.model.maxContext));
+    return editorAttachment(editor, 'file', contextCharBudget(this.deps.backends.model?.maxContext));
   }
 
   private status(): StatusMessage {
-    const status = chatStatus(this.deps.engine.snapshot());
+    const status = this.deps.backends.chatStatus();
     this.statusEmitter.fire(status);
     return status;
   }

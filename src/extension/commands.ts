@@ -5,15 +5,17 @@
 import * as vscode from 'vscode';
 import { readSettings, setInlineEnabled } from './settings';
 import { CHAT_VIEW_ID } from './chatView';
-import type { EngineService } from './engineService';
+import type { BackendService } from './backendService';
 import { downloadModel, type DownloadRequest } from './downloadModel';
 import { inlineToggleMessage, ReplacingMessage } from './replacingMessage';
 import { selectModel } from './selectModel';
+import { selectServerModel } from './serverCommands';
 
 /** How long the inline toggle's status bar message stays (the status bar item keeps showing the state). */
 const TOGGLE_MESSAGE_MS = 5000;
 
-export function registerCommands(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, engine: EngineService): vscode.Disposable[] {
+export function registerCommands(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, backends: BackendService): vscode.Disposable[] {
+  const engine = backends.engine;
   // One message slot for the toggle: each toggle replaces the last message instead of stacking notifications.
   const toggleMessage = new ReplacingMessage((text) => vscode.window.setStatusBarMessage(text, TOGGLE_MESSAGE_MS));
   return [
@@ -26,6 +28,8 @@ export function registerCommands(context: vscode.ExtensionContext, log: vscode.L
     vscode.commands.registerCommand('chimera.toggleInline', () => toggleInline(log, toggleMessage)),
     vscode.commands.registerCommand('chimera.restartEngine', () => engine.restart('requested by the user')),
     vscode.commands.registerCommand('chimera.selectModel', async (folder?: string) => {
+      // One command for both backends: a shared server's models come from its /v1/models.
+      if (backends.kind === 'openai-compatible') return selectServerModel(backends, log, folder);
       const before = readSettings(log).modelPath;
       const chosen = await selectModel(log, folder, () => engine.modelFacts());
       // Choosing the same package again is a request to retry it; a changed setting restarts by itself.

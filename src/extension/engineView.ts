@@ -95,6 +95,6 @@ function readyView(s: EngineSnapshot, stats: GenerationStats | null, off: string
   const speed = stats ? ` · ${stats.decodeTokensPerSecond.toFixed(0)} tok/s · ${stats.meanAcceptedLength.toFixed(1)}/step` : '';
   const info = s.info;
   const where = info ? `${info.model.name} on ${info.device.kind} (${info.device.reason}).` : 'Ready.';
-  const last = stats ? ` Last generation: ${stats.generatedTokens} tokens at ${stats.decodeTokensPerSecond.toFixed(1)} tok/s.` : '';
-  return { text: `$(sparkle) Chimera ${device}${speed}${off}`, tooltip: `${where}${last} Click for actions.`, error: false };
+  const last = stats ? ` Last generation: ${stats.generatedTokens} tokens at ${stats.decodeTokensPerSecond.toFixed(1)} tok/s. It took ${Math.round(stats.totalMs)} ms, the first token after ${Math.round(stats.firstTokenMs)} ms.` : '';
+  return { text: `$(sparkle) Chimera ${device}${speed}${off}`, tooltip: `${where}${last} Local: your code stays on this machine. Click for actions.`, error: false };
 }

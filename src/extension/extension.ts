@@ -3,11 +3,13 @@ import * as vscode from 'vscode';
 import { VERSION } from '../core/version';
 import { registerChat, type ChatApi } from './chat';
 import { registerCommands } from './commands';
+import { BackendService } from './backendService';
 import { EngineService } from './engineService';
 import { SyntaxChecker } from '../core/inline/syntax';
 import { CrossFileContext } from './inlineContext';
 import { InlineCompletionProvider, registerInlineCompletions } from './inlineCompletion';
 import { RefactorController } from './refactor';
+import { registerServerCommands } from './serverCommands';
 import { StatusBar } from './statusBar';
 import { onDidChangeSettings, readSettings } from './settings';
 
@@ -17,6 +19,8 @@ import { onDidChangeSettings, readSettings } from './settings';
  */
 export interface ChimeraApi {
   chatView: ChatApi;
+  /** Where every feature gets its backend: the local engine or a shared server. */
+  backends: BackendService;
   engine: EngineService;
   inline: InlineCompletionProvider;
   refactor: RefactorController;
@@ -33,19 +37,23 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
   context.subscriptions.push(onDidChangeSettings(log, (next) => log.info(`Settings changed: ${JSON.stringify(next)}`)));
 
   const engine = new EngineService(context.extensionUri, log);
-  context.subscriptions.push(engine);
-  engine.startInBackground();
+  const backends = new BackendService(engine, context.secrets, log);
+  context.subscriptions.push(engine, backends);
+  // Only the configured backend starts: the default is the local engine, and no server is contacted.
+  backends.startInBackground();
 
-  const chatView = registerChat(context, engine, log);
-  context.subscriptions.push(...registerCommands(context, log, engine));
+  const chatView = registerChat(context, backends, log);
+  context.subscriptions.push(...registerCommands(context, log, backends), ...registerServerCommands(context, backends, log));
 
-  const inline = new InlineCompletionProvider(engine, log, (stats) => engine.noteResult(stats), new CrossFileContext(), new SyntaxChecker(context.asAbsolutePath('dist/tree-sitter')));
-  const refactor = new RefactorController(engine, log);
-  const statusBar = new StatusBar(engine, log);
-  context.subscriptions.push(inline, registerInlineCompletions(inline), refactor, statusBar);
+  const inline = new InlineCompletionProvider(backends, log, (stats) => backends.noteResult(stats), new CrossFileContext(), new SyntaxChecker(context.asAbsolutePath('dist/tree-sitter')));
+  const refactor = new RefactorController(backends, log);
+  const statusBar = new StatusBar(backends, log);
+  // A suggestion cached from one backend's model must not be shown as another's.
+  context.subscriptions.push(inline, registerInlineCompletions(inline), refactor, statusBar, backends.onDidChange(() => inline.clearCache()));
 
   return {
     chatView,
+    backends,
     engine,
     inline,
     refactor,

@@ -1,7 +1,8 @@
 /**
- * Inline (ghost text) completions: fill-in-the-middle at the cursor from the local engine.
- * VS Code's cancellation token becomes the request's AbortSignal (it is cancelled when the user types
- * on), the engine lets the newest completion win, a cache answers repeats and typing-through, and the
+ * Inline (ghost text) completions: fill-in-the-middle at the cursor from the backend in use (the local
+ * engine or a shared server; this file cannot tell which). VS Code's cancellation token becomes the
+ * request's AbortSignal (it is cancelled when the user types on, and on a shared server that closes the
+ * HTTP request), the backend lets the newest completion win, a cache answers repeats and typing-through, and the
  * wait before asking adapts to the user's typing and the engine's speed.
  */
 import * as vscode from 'vscode';
@@ -10,9 +11,9 @@ import { completionContext, skipReason } from '../core/inline/context';
 import { AdaptiveDebounce, wait } from '../core/inline/debounce';
 import type { SyntaxChecker } from '../core/inline/syntax';
 import { collectSuggestion } from '../core/inline/trim';
+import type { Backend } from '../backend/backend';
 import type { GenerationStats } from '../protocol';
 import { reportStoppedStats } from '../engine/client';
-import type { EngineService } from './engineService';
 import type { CrossFileContext } from './inlineContext';
 import { readSettings } from './settings';
 
@@ -34,7 +35,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
   readonly stats: InlineLatencyLog = { latenciesMs: [], last: null };
 
   constructor(
-    private readonly engine: EngineService,
+    private readonly backends: { ready(): Promise<Backend>; readonly model: Backend['model'] },
     private readonly log: vscode.LogOutputChannel,
     private readonly onResult: (stats: GenerationStats) => void,
     private readonly crossFile: CrossFileContext,
@@ -47,7 +48,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     const settings = readSettings(this.log);
     if (!settings.inline.enabled || !SCHEMES.has(document.uri.scheme)) return undefined;
     // A model without fill-in-the-middle cannot complete inline; the status bar tooltip says which model.
-    if (this.engine.client.info?.model.hasFim === false) return undefined;
+    if (this.backends.model?.hasFim === false) return undefined;
     const text = document.getText();
     if (skipReason(text) !== null) return undefined;
     const ctx = completionContext(text, document.offsetAt(position));
@@ -68,7 +69,8 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
     // the tokens after that would be cut anyway, and the user is waiting for them.
     const settled = new AbortController();
     try {
-      const client = await this.engine.ready();
+      const client = await this.backends.ready();
+      if (client.model?.hasFim === false) return undefined;
       const context = await this.crossFile.snippets(document, position);
       const stream = client.complete(
         {
@@ -100,7 +102,7 @@ export class InlineCompletionProvider implements vscode.InlineCompletionItemProv
       return this.items(suggestion, position);
     } catch (err) {
       // Superseded requests are the normal case while typing; anything else goes to the log only:
-      // inline completion must never interrupt with notifications (the status bar shows engine trouble).
+      // inline completion must never interrupt with notifications (the status bar shows backend trouble).
       if ((err as Error).name !== 'AbortError') this.log.warn(`Inline completion failed: ${(err as Error).message}`);
       return undefined;
     }

@@ -1,11 +1,12 @@
 /**
  * `chimera.refactor`: rewrite the selection by an instruction.
- * The rewrite streams into the right side of a diff editor (the engine drafts from the selection
- * itself: speculative edits), with progress and cancel in a notification. Nothing changes until the
+ * The rewrite streams from the backend in use (BackendService) into the right side of a diff editor
+ * (the local engine drafts from the selection itself: speculative edits; a shared server answers over
+ * chat), with progress and cancel in a notification. Nothing changes until the
  * user accepts; then the selection is replaced in one undoable edit. Rejecting leaves the file as it was.
  */
 import * as vscode from 'vscode';
-import type { EngineService } from './engineService';
+import type { BackendService } from './backendService';
 import { readSettings } from './settings';
 
 export const PROPOSAL_SCHEME = 'chimera-refactor';
@@ -51,7 +52,7 @@ export class RefactorController implements vscode.Disposable, vscode.TextDocumen
   private counter = 0;
 
   constructor(
-    private readonly engine: EngineService,
+    private readonly backends: BackendService,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.disposables.push(
@@ -128,7 +129,7 @@ export class RefactorController implements vscode.Disposable, vscode.TextDocumen
         token.onCancellationRequested(() => controller.abort());
         const settings = readSettings(this.log);
         try {
-          const client = await this.engine.ready();
+          const client = await this.backends.ready();
           const stream = client.edit({ code, instruction, languageId, maxTokens: Math.max(settings.chat.maxTokens, Math.ceil(code.length / 2)), temperature: settings.temperature, mode: settings.decoding.mode }, controller.signal);
           let text = '';
           let shown = 0;
@@ -141,14 +142,12 @@ export class RefactorController implements vscode.Disposable, vscode.TextDocumen
             }
           }
           const result = await stream.result;
-          this.engine.noteResult(result.stats);
+          this.backends.noteResult(result.stats);
           this.log.info(`Refactor: ${result.stats.generatedTokens} tokens at ${result.stats.decodeTokensPerSecond.toFixed(0)} tok/s, ${result.stats.meanAcceptedLength.toFixed(2)} tokens per step.`);
           return { text: result.text, read: result.trimmed?.codeCharsRead };
         } catch (err) {
-          if ((err as Error).name !== 'AbortError') {
-            this.log.error(`Refactor failed: ${(err as Error).message}`);
-            void vscode.window.showErrorMessage(`Chimera: the refactoring failed. ${(err as Error).message}`, 'Show Log').then((c) => c && this.log.show(true));
-          }
+          // Each kind of failure gets its own message and the buttons that can fix it (backendService.ts).
+          if ((err as Error).name !== 'AbortError') this.backends.report(err, 'Chimera: the refactoring failed.');
           return undefined;
         }
       }),

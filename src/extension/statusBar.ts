@@ -1,11 +1,11 @@
 /**
- * The status bar item: engine state (loading, ready on GPU or CPU, error), and the loaded model's last
- * generation's tokens per second and mean accepted length (engineView.ts decides what shows when).
- * Clicking it opens quick actions.
+ * The status bar item: which backend answers and its state. For the local engine: loading, ready on GPU
+ * or CPU, error, and the loaded model's last tokens per second and mean accepted length (engineView.ts);
+ * for a shared server: its host, the model and the last latency (serverView.ts). BackendService picks
+ * the view. Clicking it opens quick actions.
  */
 import * as vscode from 'vscode';
-import type { EngineService } from './engineService';
-import { statusBarView } from './engineView';
+import type { BackendService } from './backendService';
 import { readSettings } from './settings';
 
 export class StatusBar implements vscode.Disposable {
@@ -13,15 +13,15 @@ export class StatusBar implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
-    private readonly engine: EngineService,
+    private readonly backends: BackendService,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.item.name = 'Chimera Code';
     this.item.command = 'chimera.statusActions';
     this.disposables.push(
       this.item,
-      engine.onDidChangeState(() => this.render()),
-      engine.onDidFinishGeneration(() => this.render()),
+      backends.onDidChange(() => this.render()),
+      backends.onDidFinishGeneration(() => this.render()),
       vscode.commands.registerCommand('chimera.statusActions', () => this.showActions()),
       vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('chimera.inline.enabled') && this.render()),
     );
@@ -40,7 +40,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   render(): void {
-    const view = statusBarView(this.engine.snapshot(), this.engine.lastStats, readSettings(this.log).inline.enabled);
+    const view = this.backends.statusBarView(readSettings(this.log).inline.enabled);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
     this.item.backgroundColor = view.error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
@@ -53,6 +53,8 @@ export class StatusBar implements vscode.Disposable {
       { label: '$(comment-discussion) Open chat', command: 'chimera.openChat' },
       { label: '$(folder-opened) Select model…', command: 'chimera.selectModel' },
       { label: '$(debug-restart) Restart engine', command: 'chimera.restartEngine' },
+      { label: '$(cloud) Shared server settings…', command: 'chimera.openServerSettings' },
+      { label: '$(key) Set server API key…', command: 'chimera.setServerApiKey' },
       { label: '$(output) Show log', command: 'chimera.showLog' },
     ];
     const pick = await vscode.window.showQuickPick(actions, { title: 'Chimera Code', placeHolder: this.item.tooltip?.toString() });

@@ -10,7 +10,7 @@
 export type EngineStatusKind = 'starting' | 'ready' | 'error' | 'stopped';
 
 /** Buttons the panel may show next to a status or an error; the host maps them to its own commands. */
-export type StatusAction = 'showLog' | 'selectModel' | 'restartEngine';
+export type StatusAction = 'showLog' | 'selectModel' | 'restartEngine' | 'openServerSettings' | 'setServerApiKey' | 'retryServer';
 
 export type ReplyStatus = 'streaming' | 'done' | 'length' | 'cancelled' | 'error';
 
@@ -132,7 +132,7 @@ const shape =
   (v) =>
     isRecord(v) && Object.entries(fields).every(([key, check]) => check(v[key]));
 
-const statusAction = oneOf('showLog', 'selectModel', 'restartEngine');
+const statusAction = oneOf('showLog', 'selectModel', 'restartEngine', 'openServerSettings', 'setServerApiKey', 'retryServer');
 
 const attachment = shape({ label: str, languageId: str, code: str, truncated: optional(bool) });
 const stats = shape({ generatedTokens: count, decodeTokensPerSecond: finite, meanAcceptedLength: finite });

@@ -60,7 +60,7 @@ function harness(engine: (messages: ChatMessage[], signal?: AbortSignal) => Chat
     ready: async () => {
       await ready?.();
       return {
-        info: extra.model ? { model: { name: extra.model } } : null,
+        model: extra.model ? { name: extra.model } : null,
         chat: (params, signal) => {
           requests.push(params.messages);
           return engine(params.messages, signal);

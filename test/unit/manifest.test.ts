@@ -14,7 +14,7 @@ function minorVersion(version: string): [number, number] {
 }
 
 describe('package.json manifest', () => {
-  it('contributes the eight Chimera commands plus the refactor decision pair, each titled in the Chimera category', () => {
+  it('contributes the nine Chimera commands plus the refactor decision pair, each titled in the Chimera category', () => {
     const ids = contributes.commands.map((c) => c.command).sort();
     assert.deepEqual(ids, [
       'chimera.acceptRefactor',
@@ -25,6 +25,7 @@ describe('package.json manifest', () => {
       'chimera.rejectRefactor',
       'chimera.restartEngine',
       'chimera.selectModel',
+      'chimera.setServerApiKey',
       'chimera.showLog',
       'chimera.toggleInline',
     ]);

@@ -23,6 +23,9 @@ describe('settings', () => {
       temperature: 0,
       maxContext: 8192,
       hub: { url: 'https://huggingface.co' },
+      // Nothing is sent anywhere by default: the local engine answers, and no server is configured.
+      backend: 'local',
+      server: { url: '', model: '', fimFormat: 'auto', timeoutMs: 30000 },
     };
     assert.deepEqual(defaultSettings(), expected);
     assert.deepEqual(parse({}).problems, []);
@@ -40,6 +43,11 @@ describe('settings', () => {
       temperature: 0.7,
       maxContext: 32768,
       'hub.url': 'http://mirror.local',
+      backend: 'openai-compatible',
+      'server.url': ' http://gpu-box:8000/v1 ',
+      'server.model': 'Qwen/Qwen2.5-Coder-7B',
+      'server.fimFormat': 'qwen2.5-coder',
+      'server.timeoutMs': 5000,
     });
     assert.deepEqual(problems, []);
     assert.deepEqual(settings, {
@@ -51,6 +59,8 @@ describe('settings', () => {
       temperature: 0.7,
       maxContext: 32768,
       hub: { url: 'http://mirror.local' },
+      backend: 'openai-compatible',
+      server: { url: 'http://gpu-box:8000/v1', model: 'Qwen/Qwen2.5-Coder-7B', fimFormat: 'qwen2.5-coder', timeoutMs: 5000 },
     });
   });
 
@@ -129,6 +139,13 @@ describe('settings', () => {
 
     it('scopes the model path to the machine (a path on one machine means nothing on another)', () => {
       assert.equal(properties['chimera.modelPath']?.scope, 'machine');
+    });
+
+    it('says plainly where code goes: the backend and server URL descriptions name what leaves the machine', () => {
+      const text = (key: string) => `${properties[key]?.description ?? ''} ${properties[key]?.markdownDescription ?? ''}`;
+      assert.match(text('chimera.backend'), /nothing is sent anywhere by default/i);
+      assert.match(text('chimera.server.url'), /leaves this machine only when/i);
+      assert.ok(!Object.keys(properties).some((k) => /api.?key|secret|password|\.token$/i.test(k)), 'no setting holds a credential (the API key is in SecretStorage)');
     });
   });
 });

@@ -5,11 +5,10 @@
  * Ollama and `chimera serve` all put them there), the server-side FIM routes at the root (Ollama's
  * `/api/generate`, llama.cpp's `/infill`), so a URL given with or without `/v1` means the same server.
  */
+import type { FimFormatSetting } from '../../core/settings';
 import { RemoteError } from './errors';
 
-/** The FIM formats a person can choose: known model families (a client-side prompt) or the server's own. */
-export const FIM_FORMAT_SETTINGS = ['auto', 'qwen2.5-coder', 'starcoder2', 'deepseek-coder', 'codellama', 'codestral', 'openai-suffix', 'ollama', 'llama.cpp'] as const;
-export type FimFormatSetting = (typeof FIM_FORMAT_SETTINGS)[number];
+export { FIM_FORMAT_SETTINGS, type FimFormatSetting } from '../../core/settings';
 
 export interface RemoteConfig {
   /** The server as configured, e.g. `http://gpu-box:8000/v1` or `http://gpu-box:11434`. */

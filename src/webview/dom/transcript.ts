@@ -33,6 +33,9 @@ export const ACTION_LABELS: Readonly<Record<StatusAction, string>> = {
   showLog: 'Show Log',
   selectModel: 'Select Model…',
   restartEngine: 'Restart Engine',
+  openServerSettings: 'Open Settings',
+  setServerApiKey: 'Set API Key…',
+  retryServer: 'Retry',
 };
 
 export class Transcript {
