@@ -106,12 +106,14 @@ export class DecodingSession {
     const m = model.manifest;
     const kind = options.tree ?? 'cost';
     const draftTree = m.draft && m.tree ? draftTreeFromPaths(m.tree.paths, m.draft.n_steps, m.draft.top_k) : null;
-    this.treeBudget = options.treeBudget ?? (kind === 'static' ? 16 : MAX_TREE);
+    // A provider found wrong for large blocks (model.maxBlockRows) never gets one: losslessness first.
+    const rowCap = model.maxBlockRows ?? Infinity;
+    this.treeBudget = Math.min(rowCap, options.treeBudget ?? (kind === 'static' ? 16 : MAX_TREE));
     this.reserve = kind === 'static' ? this.treeBudget : 1;
     this.costs = options.costs ?? model.costs;
     this.policy = new TreePolicy({ tree: kind, maxNodes: this.treeBudget, draftTree }, this.costs);
     this.ngram = options.ngram ?? (kind === 'static' ? STATIC_NGRAM : POLICY_NGRAM);
-    this.prefillChunk = options.prefillChunk ?? PREFILL_CHUNK;
+    this.prefillChunk = Math.min(rowCap, options.prefillChunk ?? PREFILL_CHUNK);
   }
 
   static async create(model: LoadedModel, options: SessionOptions = {}): Promise<DecodingSession> {

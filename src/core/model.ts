@@ -10,6 +10,7 @@ import type { Manifest } from './manifest';
 import { checkSessionNames, loadPackage, type ModelPackage } from './package';
 import type { StandardLayout } from './formats/standard';
 import { loadCosts } from './profile';
+import { largestSoundBlock } from './gpu/blockCheck';
 import type { ProviderName } from './gpu/types';
 import { createSession, defaultThreads, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
 import { TextTokenizer } from './tokenizer';
@@ -27,6 +28,11 @@ export interface LoadedModel {
   readonly context: number;
   /** The graph layout of a standard export (Optimum, onnxruntime-genai); null for a Chimera package. */
   readonly layout: StandardLayout | null;
+  /**
+   * The most query rows one forward pass may take, where the provider's kernels were found wrong for more
+   * (gpu/blockCheck.ts); null when any block the decoder uses is sound.
+   */
+  readonly maxBlockRows: number | null;
   dispose(): Promise<void>;
 }
 
@@ -152,9 +158,16 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
   const layout = pkg.layout ? { ...pkg.layout, positionIds: target.inputNames.includes('position_ids') } : null;
   const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, context, layout };
   let costs: CostModel;
+  let maxBlockRows: number | null;
   try {
+    maxBlockRows = await largestSoundBlock(parts);
+    if (maxBlockRows !== null) {
+      const why = `${created.device.kind} computes blocks of more than ${maxBlockRows} tokens wrongly on this adapter, so prompts and trees are cut to ${maxBlockRows}`;
+      options.log('warn', `device: ${why}`);
+      created.device.reason += `; ${why}`;
+    }
     const threads = options.threads ?? defaultThreads();
-    costs = options.costs === 'default' ? new CostModel(defaultProfile()) : await loadCosts(parts, threads, options.costStore ?? null, options.log);
+    costs = options.costs === 'default' ? new CostModel(defaultProfile()) : await loadCosts({ ...parts, maxBlockRows }, threads, options.costStore ?? null, options.log);
   } catch (err) {
     await target.release();
     await draft?.release();
@@ -171,6 +184,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     costs,
     context,
     layout,
+    maxBlockRows,
     async dispose() {
       await target.release();
       await draft?.release();

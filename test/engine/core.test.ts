@@ -1,6 +1,7 @@
 /** The decoding core against real ONNX models: losslessness, prefix reuse, cancellation, sampling. */
 import * as assert from 'node:assert/strict';
-import { DecodingSession, type DecodingMode, type GenerateRequest, type GenerationResult } from '../../src/core/decoder';
+import { DecodingSession, type DecodingMode } from '../../src/core/decoder';
+import { collect } from '../support/decoding';
 import { AbortError } from '../../src/core/errors';
 import { healPrompt } from '../../src/core/healing';
 import { loadModel, type LoadedModel } from '../../src/core/model';
@@ -9,15 +10,6 @@ import { join } from 'node:path';
 import { codePrompts, defaultModelDir, fixtureDir, hasDefaultModel, memoryLog } from '../support/models';
 import { repoRoot } from '../support/paths';
 
-async function collect(session: DecodingSession, req: GenerateRequest): Promise<{ deltas: string[]; result: GenerationResult }> {
-  const deltas: string[] = [];
-  const stream = session.generate(req);
-  for (;;) {
-    const next = await stream.next();
-    if (next.done) return { deltas, result: next.value };
-    deltas.push(next.value);
-  }
-}
 
 /** Tolerance from the design: block and step logits may differ in the last bits, so only a near-tie excuses a divergence. */
 const TIE_MARGIN = 1e-4;
