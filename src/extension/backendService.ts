@@ -32,6 +32,8 @@ const RETRY_CONNECT_AFTER_MS = 3000;
 const CONNECTION_FAILURES = new Set(['unreachable', 'unauthorized', 'modelNotFound', 'config']);
 
 interface Remote {
+  /** The server settings it was opened with; a request under other settings opens a new connection. */
+  settings: string;
   url: string;
   state: ServerState;
   failedAt: number;
@@ -63,9 +65,9 @@ export class BackendService implements vscode.Disposable {
       engine.onDidChangeState(() => this.kind === 'local' && this.changed.fire()),
       engine.onDidFinishGeneration((stats) => this.finished.fire(stats)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('chimera.backend') || e.affectsConfiguration('chimera.server')) this.reset('the backend settings changed');
+        if (e.affectsConfiguration('chimera.backend') || e.affectsConfiguration('chimera.server')) this.reconnect('the backend settings changed');
       }),
-      secrets.onDidChange((e) => e.key === API_KEY_SECRET && this.reset('the API key changed')),
+      secrets.onDidChange((e) => e.key === API_KEY_SECRET && this.reconnect('the API key changed')),
     );
   }
 
@@ -143,7 +145,8 @@ export class BackendService implements vscode.Disposable {
     return this.connect();
   }
 
-  private reset(why: string): void {
+  /** Forgets the connection and starts the configured backend again (new settings, a new key). */
+  reconnect(why: string): void {
     this.log.info(`Backend: ${why}; using ${this.kind === 'local' ? 'the local engine' : `the shared server at ${readSettings(this.log).server.url || '(no URL)'}`}.`);
     this.remote = null;
     this.serverLast = null;
@@ -160,13 +163,16 @@ export class BackendService implements vscode.Disposable {
   /** The connection in use, or a new one when there is none or the last failed a while ago. */
   private connect(): Promise<RemoteBackend> {
     const remote = this.remote;
-    if (remote && !(remote.state.kind === 'failed' && Date.now() - remote.failedAt > RETRY_CONNECT_AFTER_MS)) return remote.connected;
+    // Settings are compared here, not only on their change event, which may arrive after the next request.
+    const current = remote !== null && remote.settings === JSON.stringify(readSettings(this.log).server);
+    if (remote && current && !(remote.state.kind === 'failed' && Date.now() - remote.failedAt > RETRY_CONNECT_AFTER_MS)) return remote.connected;
     return this.open();
   }
 
   private open(): Promise<RemoteBackend> {
-    const url = readSettings(this.log).server.url;
-    const remote: Remote = { url, state: { kind: 'connecting' }, failedAt: 0, backend: null, connected: Promise.resolve(null!) };
+    const server = readSettings(this.log).server;
+    const url = server.url;
+    const remote: Remote = { settings: JSON.stringify(server), url, state: { kind: 'connecting' }, failedAt: 0, backend: null, connected: Promise.resolve(null!) };
     this.remote = remote;
     this.changed.fire();
     this.warnPlainHttp(url);

@@ -12,7 +12,12 @@ export const SET_API_KEY_COMMAND = 'chimera.setServerApiKey';
 
 export function registerServerCommands(context: vscode.ExtensionContext, backends: BackendService, log: vscode.LogOutputChannel): vscode.Disposable[] {
   return [
-    vscode.commands.registerCommand(SET_API_KEY_COMMAND, (key?: string) => setApiKey(context.secrets, log, key)),
+    vscode.commands.registerCommand(SET_API_KEY_COMMAND, async (key?: string) => {
+      const stored = await setApiKey(context.secrets, log, key);
+      // Reconnect now: SecretStorage's change event may come after the next request.
+      if (stored !== undefined) backends.reconnect('the API key was set');
+      return stored;
+    }),
     vscode.commands.registerCommand('chimera.openServerSettings', () => vscode.commands.executeCommand('workbench.action.openSettings', 'chimera.server')),
     vscode.commands.registerCommand('chimera.retryServer', async () => {
       try {

@@ -18,7 +18,8 @@ export interface Served {
 
 export async function startServe(args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Served> {
   const port = args.includes('--port') ? [] : ['--port', '0'];
-  const child = spawn(process.execPath, [join(repoRoot, 'dist/cli.js'), 'serve', ...port, '--model', fixtureDir, '--device', 'cpu', ...args], {
+  const model = args.includes('--model') ? [] : ['--model', fixtureDir];
+  const child = spawn(process.execPath, [join(repoRoot, 'dist/cli.js'), 'serve', ...port, ...model, '--device', 'cpu', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, CHIMERA_API_TOKEN: '', ...env },
   });
