@@ -21,6 +21,7 @@ import type { Backend, BackendModel } from '../backend/backend';
 import { AbortError } from '../core/errors';
 import type { Logger } from '../core/session';
 import * as P from '../protocol';
+import { engineForkOptions } from './launch';
 import { parseLogLine } from './log';
 import { EngineRequestError, EngineState, EngineUnavailableError, GenerationStoppedError, LaunchFailure, TRANSITIONS } from './lifecycle';
 import { TextStream } from './textStream';
@@ -295,12 +296,7 @@ export class EngineClient implements Backend {
   private async launch(as: EngineState.Starting | EngineState.Restarting): Promise<void> {
     this.setState(as);
     const epoch = ++this.epoch;
-    const child = fork(this.options.enginePath, [], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      // Under VS Code, process.execPath is Electron; this makes it run the engine as plain Node.
-      env: { ...process.env, ...this.options.env, ELECTRON_RUN_AS_NODE: '1' },
-      execArgv: [],
-    });
+    const child = fork(this.options.enginePath, [], engineForkOptions(process.env, this.options.env));
     this.child = child;
     createInterface({ input: child.stderr! }).on('line', (line) => {
       const { level, message } = parseLogLine(line);
