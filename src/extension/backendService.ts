@@ -65,9 +65,10 @@ export class BackendService implements vscode.Disposable {
       engine.onDidChangeState(() => this.kind === 'local' && this.changed.fire()),
       engine.onDidFinishGeneration((stats) => this.finished.fire(stats)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('chimera.backend') || e.affectsConfiguration('chimera.server')) this.reconnect('the backend settings changed');
+        // Server settings matter only while the server answers; the local engine must not reload for them.
+        if (e.affectsConfiguration('chimera.backend') || (e.affectsConfiguration('chimera.server') && this.kind !== 'local')) this.reconnect('the backend settings changed');
       }),
-      secrets.onDidChange((e) => e.key === API_KEY_SECRET && this.reconnect('the API key changed')),
+      secrets.onDidChange((e) => e.key === API_KEY_SECRET && this.kind !== 'local' && this.reconnect('the API key changed')),
     );
   }
 

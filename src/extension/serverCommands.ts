@@ -15,7 +15,7 @@ export function registerServerCommands(context: vscode.ExtensionContext, backend
     vscode.commands.registerCommand(SET_API_KEY_COMMAND, async (key?: string) => {
       const stored = await setApiKey(context.secrets, log, key);
       // Reconnect now: SecretStorage's change event may come after the next request.
-      if (stored !== undefined) backends.reconnect('the API key was set');
+      if (stored !== undefined && backends.kind !== 'local') backends.reconnect('the API key was set');
       return stored;
     }),
     vscode.commands.registerCommand('chimera.openServerSettings', () => vscode.commands.executeCommand('workbench.action.openSettings', 'chimera.server')),
