@@ -50,6 +50,9 @@ export class BackendService implements vscode.Disposable {
   private readonly finished = new vscode.EventEmitter<GenerationStats>();
   /** Fires with the statistics of every finished generation, whichever backend produced it. */
   readonly onDidFinishGeneration = this.finished.event;
+  private readonly notified = new vscode.EventEmitter<string>();
+  /** Fires with every notification shown about the backend (tests wait on it; VS Code offers no way to read them). */
+  readonly onDidNotify = this.notified.event;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly warnedPlainHttp = new Set<string>();
   private readonly toldNoFim = new Set<string>();
@@ -62,6 +65,7 @@ export class BackendService implements vscode.Disposable {
     this.disposables.push(
       this.changed,
       this.finished,
+      this.notified,
       engine.onDidChangeState(() => this.kind === 'local' && this.changed.fire()),
       engine.onDidFinishGeneration((stats) => this.finished.fire(stats)),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -127,6 +131,7 @@ export class BackendService implements vscode.Disposable {
   report(err: unknown, headline: string): void {
     const { message, actions } = this.describeError(err);
     this.log.error(`${headline} ${message}`);
+    this.notified.fire(`${headline} ${message}`);
     void vscode.window.showErrorMessage(`${headline} ${message}`, ...actions.map((a) => ACTION_TITLES[a])).then((choice) => {
       const action = actions.find((a) => ACTION_TITLES[a] === choice);
       if (action) void vscode.commands.executeCommand(ACTION_COMMANDS[action]);
@@ -218,6 +223,7 @@ export class BackendService implements vscode.Disposable {
     this.warnedPlainHttp.add(url);
     const message = `Chimera: ${url} is plain http:// to another machine, so your code and the API key cross the network unencrypted. Use https:// (or an SSH tunnel to localhost) unless the network is trusted.`;
     this.log.warn(message);
+    this.notified.fire(message);
     void vscode.window.showWarningMessage(message, ACTION_TITLES.openServerSettings).then((choice) => choice && vscode.commands.executeCommand(ACTION_COMMANDS.openServerSettings));
   }
 
@@ -225,6 +231,7 @@ export class BackendService implements vscode.Disposable {
     if (this.toldNoFim.has(model)) return;
     this.toldNoFim.add(model);
     const { message, actions } = describeServerError(error);
+    this.notified.fire(`Chimera: ${message}`);
     void vscode.window.showInformationMessage(`Chimera: ${message}`, ...actions.map((a) => ACTION_TITLES[a])).then((choice) => {
       const action = actions.find((a) => ACTION_TITLES[a] === choice);
       if (action) void vscode.commands.executeCommand(ACTION_COMMANDS[action]);

@@ -146,6 +146,38 @@ describe('shared server backend (chimera serve)', function () {
     await within(api.backends.ready(), 30_000, 'the connection to come back');
   });
 
+  it('a model of no known FIM family: a notice says inline completion is off and why, no completion is asked, chat still works', async () => {
+    await config().update('server.fimFormat', 'auto', vscode.ConfigurationTarget.Global);
+    try {
+      const notice = nextEvent(api.backends.onDidNotify);
+      const backend = await within(api.backends.ready(), 30_000, 'the connection');
+      assert.equal(backend.model?.hasFim, false, `${model} names no known family`);
+      assert.match(await within(notice, 10_000, 'the notice'), /Inline completion is off: no fill-in-the-middle format is known for this model.*chimera\.server\.fimFormat/);
+      assert.match(api.statusBar.tooltip, /no inline completion \(no FIM format/);
+      const editor = await openDocument(PYTHON, 'python');
+      const before = generations(served);
+      const items = await api.inline.provideInlineCompletionItems(editor.document, editor.document.positionAt(PYTHON.length), INVOKE, new vscode.CancellationTokenSource().token);
+      assert.equal(items, undefined);
+      const reply = await within(api.chatView.send('hello'), 60_000, 'the reply');
+      assert.ok(reply.status === 'done' || reply.status === 'length', reply.status);
+      await within(untilGenerations(served, before + 1), 10_000, 'the server to log the reply');
+      assert.equal(generations(served), before + 1, 'only the chat reached the server');
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    } finally {
+      await config().update('server.fimFormat', 'openai-suffix', vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  it('a plain http:// URL to another machine shows a warning as it connects', async () => {
+    const warning = nextEvent(api.backends.onDidNotify);
+    await config().update('server.url', 'http://gpu-box.invalid:8000/v1', vscode.ConfigurationTarget.Global);
+    const ready = api.backends.ready();
+    assert.match(await within(warning, 10_000, 'the warning'), /http:\/\/gpu-box\.invalid:8000\/v1 is plain http:\/\/ to another machine.*unencrypted/);
+    await assert.rejects(ready, (err: Error) => err.name === 'RemoteError');
+    await config().update('server.url', `${served.base}/v1`, vscode.ConfigurationTarget.Global);
+    await within(api.backends.ready(), 30_000, 'the connection to come back');
+  });
+
   it('a server that is not running: the reply says it cannot be reached and offers Retry', async () => {
     await config().update('server.url', 'http://127.0.0.1:9/v1', vscode.ConfigurationTarget.Global);
     const reply = await within(api.chatView.send('hello'), 60_000, 'the failed reply');
