@@ -1,6 +1,6 @@
 /**
  * Failures of a shared server, sorted by what a person can do about each: the extension maps every kind
- * to its own message and action (remoteService.ts). Messages name the server and quote its own words.
+ * to its own message and action (extension/serverView.ts). Messages name the server and quote its own words.
  */
 
 export type RemoteErrorKind =
