@@ -36,6 +36,8 @@ export interface ChimeraSettings {
   maxContext: number;
   /** Where Download Model fetches from (the Hugging Face Hub or a mirror with its URL layout). */
   hub: { url: string };
+  /** Whether a software GPU adapter (SwiftShader, WARP) may run the model: slower than the CPU, for testing. */
+  gpu: { allowSoftware: boolean };
   backend: BackendKind;
   /** The shared server; used only when `backend` is openai-compatible. The API key is in SecretStorage. */
   server: { url: string; model: string; fimFormat: FimFormatSetting; timeoutMs: number };
@@ -59,6 +61,7 @@ export const SETTINGS_SCHEMA = {
   temperature: { type: 'number', default: 0, minimum: 0, maximum: 2, integer: false },
   maxContext: { type: 'number', default: 8192, minimum: 256, maximum: 131072, integer: true },
   'hub.url': { type: 'string', default: 'https://huggingface.co' },
+  'gpu.allowSoftware': { type: 'boolean', default: false },
   backend: { type: 'enum', values: BACKENDS, default: 'local' },
   'server.url': { type: 'string', default: '' },
   'server.model': { type: 'string', default: '' },
@@ -97,6 +100,7 @@ export function parseSettings(get: ConfigReader): ParsedSettings {
     temperature: readNumber(get, 'temperature', problems),
     maxContext: readNumber(get, 'maxContext', problems),
     hub: { url: readString(get, 'hub.url', problems) || 'https://huggingface.co' },
+    gpu: { allowSoftware: readBoolean(get, 'gpu.allowSoftware', problems) },
     backend: readEnum(get, 'backend', BACKENDS, problems),
     server: {
       url: readString(get, 'server.url', problems),

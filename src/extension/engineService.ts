@@ -42,7 +42,7 @@ export class EngineService implements vscode.Disposable {
       initParams: () => {
         const s = readSettings(log);
         this.attempted = s.modelPath;
-        return { protocolVersion: PROTOCOL_VERSION, modelPath: s.modelPath, device: s.device, maxContext: s.maxContext, clientName: `${vscode.env.appName} ${vscode.version}` };
+        return { protocolVersion: PROTOCOL_VERSION, modelPath: s.modelPath, device: s.device, maxContext: s.maxContext, allowSoftwareGpu: s.gpu.allowSoftware, clientName: `${vscode.env.appName} ${vscode.version}` };
       },
       log: (level, message) => log[level === 'debug' ? 'debug' : level](message),
     });
@@ -56,7 +56,7 @@ export class EngineService implements vscode.Disposable {
       this.stateEmitter,
       this.resultEmitter,
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (['modelPath', 'device', 'maxContext'].some((k) => e.affectsConfiguration(`chimera.${k}`))) void this.restart('the model, device or context setting changed');
+        if (['modelPath', 'device', 'maxContext', 'gpu.allowSoftware'].some((k) => e.affectsConfiguration(`chimera.${k}`))) void this.restart('the model, device or context setting changed');
       }),
     );
   }

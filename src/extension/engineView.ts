@@ -31,6 +31,8 @@ export interface StatusBarView {
   tooltip: string;
   /** Error colours: only when the engine has really failed. */
   error: boolean;
+  /** The GPU was asked for (or allowed) but the CPU runs the model: the tooltip links to the GPU diagnostics. */
+  gpuFallback?: boolean;
 }
 
 /** How a model setting reads in a sentence: the folder's name, or the bundled model. */
@@ -96,5 +98,6 @@ function readyView(s: EngineSnapshot, stats: GenerationStats | null, off: string
   const info = s.info;
   const where = info ? `${info.model.name} on ${info.device.kind} (${info.device.reason}).` : 'Ready.';
   const last = stats ? ` Last generation: ${stats.generatedTokens} tokens at ${stats.decodeTokensPerSecond.toFixed(1)} tok/s. It took ${Math.round(stats.totalMs)} ms, the first token after ${Math.round(stats.firstTokenMs)} ms.` : '';
-  return { text: `$(sparkle) Chimera ${device}${speed}${off}`, tooltip: `${where}${last} Local: your code stays on this machine. Click for actions.`, error: false };
+  const fellBack = info !== null && info.device.kind === 'cpu' && info.device.requested !== 'cpu';
+  return { text: `$(sparkle) Chimera ${device}${speed}${off}`, tooltip: `${where}${last} Local: your code stays on this machine. Click for actions.`, error: false, ...(fellBack ? { gpuFallback: true } : {}) };
 }

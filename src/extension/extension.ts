@@ -5,6 +5,7 @@ import { registerChat, type ChatApi } from './chat';
 import { registerCommands } from './commands';
 import { BackendService } from './backendService';
 import { EngineService } from './engineService';
+import { registerGpuDiagnostics } from './gpuDiagnostics';
 import { SyntaxChecker } from '../core/inline/syntax';
 import { CrossFileContext } from './inlineContext';
 import { InlineCompletionProvider, registerInlineCompletions } from './inlineCompletion';
@@ -43,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): ChimeraApi {
   backends.startInBackground();
 
   const chatView = registerChat(context, backends, log);
-  context.subscriptions.push(...registerCommands(context, log, backends), ...registerServerCommands(context, backends, log));
+  context.subscriptions.push(...registerCommands(context, log, backends), ...registerServerCommands(context, backends, log), registerGpuDiagnostics(engine, log));
 
   const inline = new InlineCompletionProvider(backends, log, (stats) => backends.noteResult(stats), new CrossFileContext(), new SyntaxChecker(context.asAbsolutePath('dist/tree-sitter')));
   const refactor = new RefactorController(backends, log);

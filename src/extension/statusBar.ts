@@ -6,7 +6,20 @@
  */
 import * as vscode from 'vscode';
 import type { BackendService } from './backendService';
+import { SHOW_GPU_DIAGNOSTICS } from './gpuDiagnostics';
 import { readSettings } from './settings';
+
+/**
+ * A tooltip with a link to the GPU diagnostics, for a model the CPU runs although a GPU was allowed: "why
+ * is my GPU not used" is answered one click away. Only that command may run from the link.
+ */
+function withDiagnosticsLink(text: string): vscode.MarkdownString {
+  const tip = new vscode.MarkdownString(undefined, true);
+  tip.isTrusted = { enabledCommands: [SHOW_GPU_DIAGNOSTICS] };
+  tip.appendText(text);
+  tip.appendMarkdown(`\n\n[$(pulse) Why not the GPU? Show GPU Diagnostics](command:${SHOW_GPU_DIAGNOSTICS})`);
+  return tip;
+}
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('chimera.status', vscode.StatusBarAlignment.Right, 100);
@@ -36,13 +49,14 @@ export class StatusBar implements vscode.Disposable {
 
   /** The tooltip shown, for tests. */
   get tooltip(): string {
-    return this.item.tooltip?.toString() ?? '';
+    const tip = this.item.tooltip;
+    return typeof tip === 'string' ? tip : (tip?.value ?? '');
   }
 
   render(): void {
     const view = this.backends.statusBarView(readSettings(this.log).inline.enabled);
     this.item.text = view.text;
-    this.item.tooltip = view.tooltip;
+    this.item.tooltip = view.gpuFallback ? withDiagnosticsLink(view.tooltip) : view.tooltip;
     this.item.backgroundColor = view.error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
   }
 
@@ -55,9 +69,10 @@ export class StatusBar implements vscode.Disposable {
       { label: '$(debug-restart) Restart engine', command: 'chimera.restartEngine' },
       { label: '$(cloud) Shared server settings…', command: 'chimera.openServerSettings' },
       { label: '$(key) Set server API key…', command: 'chimera.setServerApiKey' },
+      { label: '$(pulse) Show GPU diagnostics', command: SHOW_GPU_DIAGNOSTICS },
       { label: '$(output) Show log', command: 'chimera.showLog' },
     ];
-    const pick = await vscode.window.showQuickPick(actions, { title: 'Chimera Code', placeHolder: this.item.tooltip?.toString() });
+    const pick = await vscode.window.showQuickPick(actions, { title: 'Chimera Code', placeHolder: this.tooltip });
     if (pick) await vscode.commands.executeCommand(pick.command);
   }
 

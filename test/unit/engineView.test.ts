@@ -58,6 +58,16 @@ describe('engine views', () => {
     assert.match(bar.tooltip, /^model-b on cpu \(requested\)\. Last generation: 12 tokens at 41\.6 tok\/s\./);
   });
 
+  it('links the status bar to the GPU diagnostics only when a GPU was allowed and the CPU runs the model', () => {
+    const on = (device: NonNullable<EngineSnapshot['info']>['device']) => statusBarView(snapshot(EngineState.Ready, { info: { model: INFO_A!.model, device } }), null, true);
+    const fellBack = on({ kind: 'cpu', requested: 'auto', reason: 'GPU unavailable (webgpu: no adapter); using the CPU' });
+    assert.equal(fellBack.gpuFallback, true);
+    assert.match(fellBack.tooltip, /GPU unavailable \(webgpu: no adapter\)/);
+    assert.equal(on({ kind: 'cpu', requested: 'cpu', reason: 'CPU requested in settings' }).gpuFallback, undefined, 'the CPU was asked for');
+    assert.equal(on({ kind: 'webgpu', requested: 'auto', reason: 'webgpu execution provider initialised' }).gpuFallback, undefined);
+    assert.equal(on({ kind: 'webgpu', requested: 'auto', reason: 'x' }).text, '$(sparkle) Chimera GPU');
+  });
+
   it('crash recovery and the first start stay neutral too', () => {
     assert.equal(chatStatus(snapshot(EngineState.Restarting)).engine, 'starting');
     assert.equal(chatStatus(snapshot(EngineState.Starting)).engine, 'starting');

@@ -23,6 +23,8 @@ describe('settings', () => {
       temperature: 0,
       maxContext: 8192,
       hub: { url: 'https://huggingface.co' },
+      // A software GPU adapter is slower than the CPU provider: used only when asked for.
+      gpu: { allowSoftware: false },
       // Nothing is sent anywhere by default: the local engine answers, and no server is configured.
       backend: 'local',
       server: { url: '', model: '', fimFormat: 'auto', timeoutMs: 30000 },
@@ -43,6 +45,7 @@ describe('settings', () => {
       temperature: 0.7,
       maxContext: 32768,
       'hub.url': 'http://mirror.local',
+      'gpu.allowSoftware': true,
       backend: 'openai-compatible',
       'server.url': ' http://gpu-box:8000/v1 ',
       'server.model': 'Qwen/Qwen2.5-Coder-7B',
@@ -59,6 +62,7 @@ describe('settings', () => {
       temperature: 0.7,
       maxContext: 32768,
       hub: { url: 'http://mirror.local' },
+      gpu: { allowSoftware: true },
       backend: 'openai-compatible',
       server: { url: 'http://gpu-box:8000/v1', model: 'Qwen/Qwen2.5-Coder-7B', fimFormat: 'qwen2.5-coder', timeoutMs: 5000 },
     });
