@@ -76,7 +76,9 @@ export function gpuEnvironment(): Promise<GpuEnvironment> {
 }
 
 function baseOptions(threads: number): ortTypes.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+  // Errors only: on a GPU provider onnxruntime warns at every load that shape operations run on the CPU,
+  // which is by design and would bury the engine's own log lines.
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', logSeverityLevel: 3 };
 }
 
 export interface SessionRequest {
