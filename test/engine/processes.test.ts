@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { GpuDiagnostics } from '../../src/core/gpu/types';
 import { fixtureDir } from '../support/models';
 import { readManifest, repoRoot } from '../support/paths';
 import { describeResult, run } from '../support/process';
@@ -111,6 +112,21 @@ describe('chimera generate and bench (real model, real process)', function () {
     rmSync(join(dir, '..'), { recursive: true, force: true });
     assert.equal(bad.code, 1, describeResult(bad));
     assert.match(bad.stderr, /chimera\.json: field "tree\.paths\[1\]" \(\[7,7,7\]\) uses rank 7; ranks run from 0 to 3/);
+  });
+
+  it('chimera doctor reports the platform, the providers, the choice with each refusal, and c(1), as JSON', async () => {
+    // No GPU here, and no software adapter allowed: the CPU runs the model and each GPU candidate says why not.
+    const env = { ...process.env, CHIMERA_ALLOW_SOFTWARE_GPU: '', CHIMERA_FORCE_GPU_PROBE: '' };
+    const result = await run(process.execPath, [cli, 'doctor', '--model', fixtureDir, '--json'], { env });
+    assert.equal(result.code, 0, describeResult(result));
+    const report = JSON.parse(result.stdout) as GpuDiagnostics;
+    assert.deepEqual([report.platform.os, report.platform.arch], [process.platform, process.arch]);
+    assert.ok(report.providers.some((p) => p.name === 'cpu' && p.present));
+    assert.equal(report.chosen?.provider, 'cpu');
+    assert.deepEqual(report.attempts.map((a) => a.provider), ['cuda', 'webgpu']);
+    assert.ok(report.attempts.every((a) => a.outcome === 'refused' && a.reason.length > 0));
+    const cpu = report.costs.find((c) => c.provider === 'cpu');
+    assert.ok(cpu?.c1Ms !== undefined && cpu.c1Ms > 0, 'c(1) measured on the CPU');
   });
 
   it('names the file when the model package is broken', async () => {
