@@ -14,6 +14,7 @@ import { RemoteBackend } from '../backend/remote/client';
 import { isPlainHttpToAnotherHost, type RemoteConfig } from '../backend/remote/config';
 import { RemoteError } from '../backend/remote/errors';
 import type { BackendKind } from '../core/settings';
+import { EngineState } from '../engine/lifecycle';
 import type { GenerationStats } from '../protocol';
 import type { DescribedError } from './chatSession';
 import { describeChatError } from './chatView';
@@ -156,6 +157,11 @@ export class BackendService implements vscode.Disposable {
     this.log.info(`Backend: ${why}; using ${this.kind === 'local' ? 'the local engine' : `the shared server at ${readSettings(this.log).server.url || '(no URL)'}`}.`);
     this.remote = null;
     this.serverLast = null;
+    // The local model holds hundreds of megabytes to gigabytes; while a server answers, nothing uses it.
+    if (this.kind !== 'local' && this.engine.client.state !== EngineState.Stopped) {
+      this.log.info('Stopping the local engine while the shared server answers (it starts again when the backend is local).');
+      void this.engine.client.stop();
+    }
     this.changed.fire();
     this.startInBackground();
   }

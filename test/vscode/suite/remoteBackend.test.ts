@@ -7,6 +7,7 @@
  */
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { EngineState } from '../../../src/engine/lifecycle';
 import type { ChimeraApi } from '../../../src/extension/extension';
 import { PROPOSAL_SCHEME } from '../../../src/extension/refactor';
 import { defaultModelDir, fixtureDir, hasDefaultModel } from '../../support/models';
@@ -58,6 +59,20 @@ describe('shared server backend (chimera serve)', function () {
     await within(api.engine.ready(), 90_000, 'the local engine to be back');
     await api.chatView.newChat();
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('stops the local engine while the server answers, so its model does not hold memory for nothing', async () => {
+    const stopped = () => api.engine.client.state === EngineState.Stopped;
+    if (!stopped()) {
+      await within(
+        new Promise<void>((resolve) => {
+          const sub = api.engine.onDidChangeState(() => stopped() && (sub.dispose(), resolve()));
+        }),
+        30_000,
+        'the local engine to stop',
+      );
+    }
+    assert.equal(api.engine.client.state, EngineState.Stopped);
   });
 
   it('without the key the server refuses: the reply says so and offers Set API Key…; storing the key connects', async () => {
