@@ -121,7 +121,7 @@ export class DecodingSession {
     const dims = { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model };
     const target = await createTarget(model, capacity, options.cache);
     let draft: DraftRunner | null = null;
-    if (model.draft) draft = new DraftRunner(model.draft, await createCache(model, DraftRunner.layout(model, capacity), options.cache), dims.width);
+    if (model.draft) draft = new DraftRunner(model.draft, await createCache(model, DraftRunner.layout(model, capacity), options.cache), dims.width, model.maxBlockRows ?? Infinity);
     return new DecodingSession(model, target, draft, options);
   }
 

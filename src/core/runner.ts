@@ -43,10 +43,16 @@ export class DraftRunner {
   /** Cache rows before this position may be unset (skipped), so no window reaches below it. */
   private validFrom = 0;
 
+  /**
+   * `maxRows`: the most hidden-state rows one call may take, where the device computes larger blocks
+   * wrongly (LoadedModel.maxBlockRows); a longer backlog is fed in pieces, which the draft's causal context
+   * layer computes the same as one block.
+   */
   constructor(
     private readonly session: Session,
     readonly cache: KvCache,
     private readonly width: number,
+    private readonly maxRows = Infinity,
   ) {
     this.windowed = session.inputNames.includes('position_offset');
   }
@@ -67,8 +73,15 @@ export class DraftRunner {
    * one: the anchor is the last of them); `trigram` is the last two verified tokens and the root.
    */
   async propose(allHidden: Float32Array, trigram: readonly [number, number, number]): Promise<DraftProposal> {
+    let hidden = this.skipUnseen(allHidden);
+    const piece = this.maxRows * this.width;
+    // Earlier pieces only extend the context cache; their proposals are not the last position's.
+    for (; hidden.length > piece; hidden = hidden.subarray(piece)) await this.run(hidden.subarray(0, piece), trigram);
+    return this.run(hidden, trigram);
+  }
+
+  private async run(hidden: Float32Array, trigram: readonly [number, number, number]): Promise<DraftProposal> {
     const ort = loadOrt();
-    const hidden = this.skipUnseen(allHidden);
     const n = hidden.length / this.width;
     const feeds: Record<string, Tensor> = {
       hidden_states: new ort.Tensor('float32', hidden, [1, n, this.width]),

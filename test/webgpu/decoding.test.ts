@@ -87,13 +87,17 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
     const modes: DecodingMode[] = ['autoregressive', 'ngram', 'chimera'];
     let identical = 0;
     let excused = 0;
+    const accepted = { cpu: 0, gpu: 0 };
     const diverged: string[] = [];
     for (const text of codePrompts(PROMPTS)) {
       const prompt = cpu.tokenizer.encode(text);
       const want = await reference(prompt);
+      await onCpu.clear();
+      accepted.cpu += (await collect(onCpu, { prompt, maxTokens: MAX_TOKENS, mode: 'chimera' })).result.stats.accepted;
       for (const mode of modes) {
         await onGpu.clear();
         const got = (await collect(onGpu, { prompt, maxTokens: MAX_TOKENS, mode })).result;
+        if (mode === 'chimera') accepted.gpu += got.stats.accepted;
         const at = got.tokens.findIndex((t, i) => t !== want.tokens[i]);
         if (at === -1 && got.tokens.length === want.tokens.length) {
           assert.equal(got.text, want.text);
@@ -106,7 +110,7 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
         }
       }
     }
-    console.log(`      WebGPU vs CPU: ${identical} identical, ${excused} near-tie divergences excused`);
+    console.log(`      WebGPU vs CPU: ${identical} identical, ${excused} near-tie divergences excused; Chimera accepted ${accepted.gpu} drafted tokens on WebGPU, ${accepted.cpu} on the CPU`);
     assert.deepEqual(diverged, []);
     assert.ok(identical >= PROMPTS * modes.length - excused);
   });
