@@ -21,7 +21,8 @@ import { describeChatError } from './chatView';
 import { chatStatus, statusBarView, type ChatStatus, type StatusBarView } from './engineView';
 import type { EngineService } from './engineService';
 import { readSettings } from './settings';
-import { ACTION_COMMANDS, ACTION_TITLES, asRemoteError, describeServerError, serverChatStatus, serverStatusBarView, type ServerSnapshot, type ServerState } from './serverView';
+import { STATUS_ACTION_TITLES } from '../webview/messages';
+import { ACTION_COMMANDS, asRemoteError, describeServerError, serverChatStatus, serverStatusBarView, type ServerSnapshot, type ServerState } from './serverView';
 
 /** The SecretStorage key of the shared server's API key. */
 export const API_KEY_SECRET = 'chimera.server.apiKey';
@@ -133,8 +134,8 @@ export class BackendService implements vscode.Disposable {
     const { message, actions } = this.describeError(err);
     this.log.error(`${headline} ${message}`);
     this.notified.fire(`${headline} ${message}`);
-    void vscode.window.showErrorMessage(`${headline} ${message}`, ...actions.map((a) => ACTION_TITLES[a])).then((choice) => {
-      const action = actions.find((a) => ACTION_TITLES[a] === choice);
+    void vscode.window.showErrorMessage(`${headline} ${message}`, ...actions.map((a) => STATUS_ACTION_TITLES[a])).then((choice) => {
+      const action = actions.find((a) => STATUS_ACTION_TITLES[a] === choice);
       if (action) void vscode.commands.executeCommand(ACTION_COMMANDS[action]);
     });
   }
@@ -230,7 +231,7 @@ export class BackendService implements vscode.Disposable {
     const message = `Chimera: ${url} is plain http:// to another machine, so your code and the API key cross the network unencrypted. Use https:// (or an SSH tunnel to localhost) unless the network is trusted.`;
     this.log.warn(message);
     this.notified.fire(message);
-    void vscode.window.showWarningMessage(message, ACTION_TITLES.openServerSettings).then((choice) => choice && vscode.commands.executeCommand(ACTION_COMMANDS.openServerSettings));
+    void vscode.window.showWarningMessage(message, STATUS_ACTION_TITLES.openServerSettings).then((choice) => choice && vscode.commands.executeCommand(ACTION_COMMANDS.openServerSettings));
   }
 
   private tellNoFim(model: string, error: RemoteError): void {
@@ -238,8 +239,8 @@ export class BackendService implements vscode.Disposable {
     this.toldNoFim.add(model);
     const { message, actions } = describeServerError(error);
     this.notified.fire(`Chimera: ${message}`);
-    void vscode.window.showInformationMessage(`Chimera: ${message}`, ...actions.map((a) => ACTION_TITLES[a])).then((choice) => {
-      const action = actions.find((a) => ACTION_TITLES[a] === choice);
+    void vscode.window.showInformationMessage(`Chimera: ${message}`, ...actions.map((a) => STATUS_ACTION_TITLES[a])).then((choice) => {
+      const action = actions.find((a) => STATUS_ACTION_TITLES[a] === choice);
       if (action) void vscode.commands.executeCommand(ACTION_COMMANDS[action]);
     });
   }

@@ -18,14 +18,6 @@ export const ACTION_COMMANDS: Readonly<Record<StatusAction, string>> = {
   retryServer: 'chimera.retryServer',
 };
 
-export const ACTION_TITLES: Readonly<Record<StatusAction, string>> = {
-  showLog: 'Show Log',
-  selectModel: 'Select Model…',
-  restartEngine: 'Restart Engine',
-  openServerSettings: 'Open Settings',
-  setServerApiKey: 'Set API Key…',
-  retryServer: 'Retry',
-};
 
 export type ServerState =
   | { kind: 'connecting' }

@@ -12,6 +12,16 @@ export type EngineStatusKind = 'starting' | 'ready' | 'error' | 'stopped';
 /** Buttons the panel may show next to a status or an error; the host maps them to its own commands. */
 export type StatusAction = 'showLog' | 'selectModel' | 'restartEngine' | 'openServerSettings' | 'setServerApiKey' | 'retryServer';
 
+/** What each status action is called, on a chat-panel button and on a notification's button alike. */
+export const STATUS_ACTION_TITLES: Readonly<Record<StatusAction, string>> = {
+  showLog: 'Show Log',
+  selectModel: 'Select Model…',
+  restartEngine: 'Restart Engine',
+  openServerSettings: 'Open Settings',
+  setServerApiKey: 'Set API Key…',
+  retryServer: 'Retry',
+};
+
 export type ReplyStatus = 'streaming' | 'done' | 'length' | 'cancelled' | 'error';
 
 export type CodeAction = 'copy' | 'insert' | 'applyDiff';

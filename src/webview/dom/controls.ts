@@ -2,9 +2,8 @@
  * The panel's controls: the header (engine status with its action buttons, and New chat) and the
  * composer (the input box, the context toggle, Send and Stop).
  */
-import type { EngineStatusKind, StatusAction } from '../messages';
+import { STATUS_ACTION_TITLES, type EngineStatusKind, type StatusAction } from '../messages';
 import { actionButton, el } from './elements';
-import { ACTION_LABELS } from './transcript';
 
 export class Header {
   readonly node = el('header', 'toolbar');
@@ -25,7 +24,7 @@ export class Header {
     this.text.textContent = detail;
     this.actions.replaceChildren(
       ...actions.map((action) => {
-        const button = actionButton(ACTION_LABELS[action], ACTION_LABELS[action]);
+        const button = actionButton(STATUS_ACTION_TITLES[action], STATUS_ACTION_TITLES[action]);
         button.addEventListener('click', () => this.onAction(action));
         return button;
       }),

@@ -4,7 +4,7 @@
  * would be quadratic in long replies). A reply's final form is rendered at once, frame or not, since
  * a hidden panel gets no frames.
  */
-import { hasCode, type CodeAction, type ReplyStats, type StatusAction, type TranscriptMessage } from '../messages';
+import { hasCode, STATUS_ACTION_TITLES, type CodeAction, type ReplyStats, type StatusAction, type TranscriptMessage } from '../messages';
 import { actionButton, el } from './elements';
 import { codeSource, renderCode, renderMarkdown } from './markdown';
 
@@ -29,14 +29,6 @@ const CODE_BUTTONS: readonly [CodeAction, string, string][] = [
   ['applyDiff', 'Apply…', 'Review the code as a diff against the editor (selection, or whole file) before applying'],
 ];
 
-export const ACTION_LABELS: Readonly<Record<StatusAction, string>> = {
-  showLog: 'Show Log',
-  selectModel: 'Select Model…',
-  restartEngine: 'Restart Engine',
-  openServerSettings: 'Open Settings',
-  setServerApiKey: 'Set API Key…',
-  retryServer: 'Retry',
-};
 
 export class Transcript {
   private readonly entries = new Map<string, Entry>();
@@ -186,7 +178,7 @@ export class Transcript {
   }
 
   private runButton(action: StatusAction): HTMLElement {
-    const button = actionButton(ACTION_LABELS[action], ACTION_LABELS[action]);
+    const button = actionButton(STATUS_ACTION_TITLES[action], STATUS_ACTION_TITLES[action]);
     button.addEventListener('click', () => this.handlers.runAction(action));
     return button;
   }
