@@ -61,6 +61,7 @@ describe('VSIX packages, one per platform', () => {
           'extension/media/build/chat.js',
           'extension/media/chat.css',
           'extension/media/chimera.svg',
+          'extension/media/icon.png',
           'extension/media/walkthrough/features.md',
           'extension/media/walkthrough/model.md',
           'extension/media/walkthrough/better-model.md',

@@ -69,6 +69,15 @@ describe('package.json manifest', () => {
     assert.doesNotMatch(svg, /(fill|stroke)="#/);
   });
 
+  it('has an icon for the extension page: a PNG of at least 128 × 128 pixels (VS Code shows no SVG there)', () => {
+    const icon = (manifest as { icon?: string }).icon;
+    assert.equal(icon, 'media/icon.png');
+    const png = readFileSync(join(repoRoot, icon));
+    assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+    const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+    assert.ok(width >= 128 && height >= 128, `the icon is ${width} × ${height}`);
+  });
+
   it('keeps engines.vscode within what code-server 4.100.3 (VS Code 1.100) can run', () => {
     const [major, minor] = minorVersion(manifest.engines.vscode);
     assert.ok(major === 1 && minor <= 100, `engines.vscode ${manifest.engines.vscode} is newer than 1.100`);
