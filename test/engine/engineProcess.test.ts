@@ -8,6 +8,7 @@ import { EngineRequestError, EngineState, reportStoppedStats, type EngineClient 
 import { ErrorCodes, type GenerationStats } from '../../src/protocol';
 import { makeClient, waitForState } from '../support/engine';
 import { fixtureDir } from '../support/models';
+import { isAlive } from '../support/process';
 
 describe('engine process (real, fixture model)', function () {
   this.timeout(120_000);
@@ -169,19 +170,11 @@ describe('engine lifetime', function () {
       setInterval(() => undefined, 1000);`;
     const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
     const enginePid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    assert.ok(alive(enginePid), 'the engine started');
+    assert.ok(isAlive(enginePid), 'the engine started');
     parent.kill('SIGKILL');
     const deadline = Date.now() + 10_000;
-    while (alive(enginePid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(alive(enginePid), false, 'the engine outlived its parent');
+    while (isAlive(enginePid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(isAlive(enginePid), false, 'the engine outlived its parent');
   });
 });
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineState, EngineUnavailableError } from '../../src/engine/client';
 import { fakeEngine, makeClient, waitForState } from '../support/engine';
+import { isAlive } from '../support/process';
 
 describe('engine supervision (fake engines)', function () {
   this.timeout(60_000);
@@ -27,14 +28,6 @@ describe('engine supervision (fake engines)', function () {
         }
       });
     });
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   it('a crash mid-stream rejects the request clearly, then the engine is restarted', async () => {
     const { client, lines } = fake('crash-mid-stream', { FAKE_HEAL_AFTER: '1' });
@@ -104,10 +97,10 @@ describe('engine supervision (fake engines)', function () {
     await Promise.all([first, second]);
     assert.equal(client.state, EngineState.Ready);
     assert.equal((await ask(client).result).text, 'ok');
-    const running = readFileSync(pids, 'utf8').trim().split('\n').map(Number).filter(alive);
+    const running = readFileSync(pids, 'utf8').trim().split('\n').map(Number).filter(isAlive);
     assert.equal(running.length, 1, `engines still running: ${running.join(', ')}`);
     await client.stop();
-    assert.ok(!alive(running[0]!), 'stop ends it');
+    assert.ok(!isAlive(running[0]!), 'stop ends it');
   });
 
   it('a double click that lands before the restart begins is one restart', async () => {

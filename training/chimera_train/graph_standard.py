@@ -41,10 +41,7 @@ def build_standard_graph(desc: Layers, layout: str, quant: Quant | None = None, 
     x = _embedding(g, desc, quant)
     pending = None
     for i, layer in enumerate(desc.layers):
-        if pending is None:
-            normed = g.rms_norm(x, f"l{i}.attn_norm", layer.attn_norm, desc.eps)
-        else:
-            normed, x = g.add_rms_norm(pending, x, f"l{i}.attn_norm", layer.attn_norm, desc.eps)
+        normed, x = g.block_input(pending, x, f"l{i}.attn_norm", layer.attn_norm, desc.eps)
         qkv = g.linear(normed, f"l{i}.qkv", layer.qkv.detach(), quant, layer.qkv_bias)
         attn, pk, pv = g.op("GroupQueryAttention", qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value",
                             seqlens, total, *rope, positions, outputs=3, domain=MS, num_heads=desc.heads,

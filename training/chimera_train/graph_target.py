@@ -111,10 +111,7 @@ def build_target_graph(desc: Layers, quant: Quant | None = None) -> Graph:
     x = _embedding(g, desc, quant)
     pending = None
     for i, layer in enumerate(desc.layers):
-        if pending is None:
-            normed = g.rms_norm(x, f"l{i}.attn_norm", layer.attn_norm, desc.eps)
-        else:
-            normed, x = g.add_rms_norm(pending, x, f"l{i}.attn_norm", layer.attn_norm, desc.eps)
+        normed, x = g.block_input(pending, x, f"l{i}.attn_norm", layer.attn_norm, desc.eps)
         attn, new_k, new_v = _attention(g, desc, layer, i, normed, (seqlens, total_scalar, room), rope, quant)
         g.output(new_k, f"present.{i}.key", "float32", [1, "T", h_kv, dh])
         g.output(new_v, f"present.{i}.value", "float32", [1, "T", h_kv, dh])

@@ -146,6 +146,13 @@ class Graph:
                                       outputs=4, domain=MS, epsilon=eps)
         return normed, total
 
+    def block_input(self, pending: str | None, x: str, name: str, weight: torch.Tensor, eps: float) -> tuple[str, str]:
+        """A pre-norm block's input: (norm(x), x) for the first block, else the previous block's output
+        `pending` added to the residual stream in the fused node: (norm(x + pending), x + pending)."""
+        if pending is None:
+            return self.rms_norm(x, name, weight, eps), x
+        return self.add_rms_norm(pending, x, name, weight, eps)
+
     def silu_mul(self, gate: str, up: str) -> str:
         return self.op("Mul", self.op("Mul", gate, self.op("Sigmoid", gate)), up)
 
