@@ -5,6 +5,8 @@
 #   code.json fim.json refactor.json
 #                      `chimera bench --device gpu` per prompt file: the measured cost profile, the tree
 #                      sizes the cost policy chose, and each mode's speed and identity to autoregressive
+#   code-draft-gpu.json
+#                      the draft on the GPU beside the target instead of on the CPU (--draft-on target)
 #   code-static.json   the manifest's fixed tree on the same prompts, for comparison with the cost policy
 #   code-cpu.json      the host's CPU on the same prompts (a many-core CPU has another c(T) curve)
 #   log.txt            every command's stderr
@@ -40,10 +42,11 @@ bench() { # name limit_s device prompts tokens extra...
 }
 
 # The limits add up to 470 s, so the whole script fits one 480 s device call.
-step doctor 60 node dist/cli.js doctor --model "$model" --json
-bench code 110 gpu code 128 --modes autoregressive,chimera,ngram
-bench fim 80 gpu fim 64 --modes autoregressive,chimera,ngram
+step doctor 30 node dist/cli.js doctor --model "$model" --json
+bench code 100 gpu code 128 --modes autoregressive,chimera,ngram
+bench fim 70 gpu fim 64 --modes autoregressive,chimera,ngram
 bench refactor 110 gpu refactor 256 --modes autoregressive,chimera,ngram
+bench code-draft-gpu 60 gpu code 128 --modes chimera,ngram --draft-on target
 bench code-static 50 gpu code 128 --modes chimera --tree static
-bench code-cpu 60 cpu code 128 --modes autoregressive,chimera,ngram
+bench code-cpu 50 cpu code 128 --modes autoregressive,chimera,ngram
 rm -rf "$work"

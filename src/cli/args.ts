@@ -4,11 +4,13 @@
  */
 import type { DecodingMode } from '../core/decoder';
 import type { TreeKind } from '../core/policy';
+import type { DraftPlacement } from '../core/model';
 import type { DeviceRequest } from '../core/session';
 
 export const MODES: readonly DecodingMode[] = ['autoregressive', 'chimera', 'ngram'];
 const DEVICES: readonly DeviceRequest[] = ['auto', 'gpu', 'cpu'];
 const TREE_KINDS: readonly TreeKind[] = ['cost', 'static'];
+const DRAFT_PLACEMENTS: readonly DraftPlacement[] = ['cpu', 'target'];
 
 export interface GenerateArgs {
   model?: string;
@@ -43,6 +45,8 @@ export interface BenchArgs {
   costProfile?: string;
   /** Cap on the context (tokens); the package's own limit still applies. */
   maxContext?: number;
+  /** Where the draft runs beside a GPU target (core/model.ts DraftPlacement). */
+  draftOn: DraftPlacement;
 }
 
 export interface ServeArgs {
@@ -108,6 +112,8 @@ Commands:
                --device auto|gpu|cpu  --repeat N (runs per prompt, default 1)  --json
                --profile   print the measured cost profile: c(T) per verification size, draft ms per call
                --tree cost|static   tree policy: measured-cost dynamic trees (default) or the manifest's fixed tree
+               --draft-on cpu|target   where the draft runs beside a GPU target (default cpu: on a GPU its
+                                    small sequential operations cost more in launches than they compute)
                --cost-profile F     weigh trees by this profile (a --profile report, say of a larger model or a
                                     GPU) instead of this machine's: shows which trees the policy picks there
   serve      OpenAI-compatible HTTP API on 127.0.0.1. It answers only to loopback host names and refuses
@@ -229,6 +235,7 @@ function parseBench(flags: Flags): BenchArgs {
     profile: bool(flags, 'profile'),
     tree: oneOf(flags, 'tree', TREE_KINDS, 'cost'),
     costProfile: take(flags, 'cost-profile'),
+    draftOn: oneOf(flags, 'draft-on', DRAFT_PLACEMENTS, 'cpu'),
     ...maxContextFlag(flags),
   };
   rejectLeftovers(flags, 'bench');

@@ -121,7 +121,7 @@ function round(n: number): number {
 }
 
 export async function runBench(args: BenchArgs): Promise<void> {
-  const model = await openModel(args.model, args.device, args.maxContext);
+  const model = await openModel(args.model, args.device, args.maxContext, args.draftOn);
   const costs = args.costProfile ? new CostModel(parseProfile(await readArgFile(args.costProfile, 'cost profile'), args.costProfile), true) : undefined;
   const session = await DecodingSession.create(model, { tree: args.tree, costs });
   try {
@@ -154,6 +154,7 @@ export async function runBench(args: BenchArgs): Promise<void> {
       model: model.manifest.name,
       device: model.device.kind,
       deviceReason: model.device.reason,
+      draftDevice: model.draftDevice,
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: availableParallelism(),
       threads: defaultThreads(),
@@ -183,6 +184,7 @@ function costReport(model: LoadedModel) {
   return {
     model: model.manifest.name,
     device: model.device.kind,
+    draftDevice: model.draftDevice,
     threads: defaultThreads(),
     contextTokens: p.contextTokens,
     measuredAt: p.measuredAt,

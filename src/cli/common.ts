@@ -1,6 +1,6 @@
 /** Pieces the CLI commands share: the default model location, a stderr logger, loading with clear errors. */
 import { join } from 'node:path';
-import { loadModel, type LoadedModel } from '../core/model';
+import { loadModel, type DraftPlacement, type LoadedModel } from '../core/model';
 import { defaultCacheDir, FileCostStore } from '../core/profile';
 import type { DeviceRequest, Logger } from '../core/session';
 
@@ -20,8 +20,8 @@ export function stderrLogger(): Logger {
 }
 
 /** Loads a package; its cost profile is measured once and kept in the engine's cache folder. */
-export async function openModel(model: string | undefined, device: DeviceRequest, maxContext?: number): Promise<LoadedModel> {
-  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(defaultCacheDir()), maxContext });
+export async function openModel(model: string | undefined, device: DeviceRequest, maxContext?: number, draftOn?: DraftPlacement): Promise<LoadedModel> {
+  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(defaultCacheDir()), maxContext, draftOn });
 }
 
 /** Reads a file given on the command line, naming it in the error. */

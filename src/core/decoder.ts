@@ -16,7 +16,7 @@ import type { LoadedModel } from './model';
 import { findContinuation, type NgramOptions } from './ngram';
 import { HealingConstraint, healingLeft } from './healing';
 import { TreePolicy, type TreeChoice, type TreeKind } from './policy';
-import { createCache, DraftRunner, type CacheKind } from './runner';
+import { DraftRunner, type CacheKind } from './runner';
 import { createTarget, type TargetModel } from './target';
 import { GREEDY, PositionDraws, top2Margin, type SamplingParams } from './sampling';
 import { accept, chooseFirst, gatherRows } from './step';
@@ -118,10 +118,8 @@ export class DecodingSession {
 
   static async create(model: LoadedModel, options: SessionOptions = {}): Promise<DecodingSession> {
     const capacity = model.context;
-    const dims = { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model };
     const target = await createTarget(model, capacity, options.cache);
-    let draft: DraftRunner | null = null;
-    if (model.draft) draft = new DraftRunner(model.draft, await createCache(model, DraftRunner.layout(model, capacity), options.cache), dims.width, model.maxBlockRows ?? Infinity);
+    const draft = model.draft ? await DraftRunner.open(model, capacity, options.cache) : null;
     return new DecodingSession(model, target, draft, options);
   }
 

@@ -10,12 +10,12 @@ import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { CostModel, PROFILE_SIZES, type CostProfile, type CostStore } from './cost';
 import type { LoadedModel } from './model';
-import { createCache, DraftRunner } from './runner';
+import { DraftRunner } from './runner';
 import { createTarget, type TargetModel } from './target';
 import { loadOrt, type Logger } from './session';
 import { buildShape } from './tree';
 
-const PROFILE_VERSION = 1;
+const PROFILE_VERSION = 2;
 const REPEATS = 5;
 
 type Measurable = Omit<LoadedModel, 'costs' | 'dispose'>;
@@ -25,7 +25,7 @@ export function profileKey(model: Measurable, threads: number): string {
   const files = model.manifest.files;
   const versions = loadOrt().env.versions as { node?: string; common?: string };
   const ort = versions.node ?? versions.common ?? 'unknown';
-  return [`v${PROFILE_VERSION}`, files.target.sha256, files.draft?.sha256 ?? 'no-draft', model.device.kind, `threads ${threads}`, `ort ${ort}`, cpus()[0]?.model ?? 'cpu'].join('|');
+  return [`v${PROFILE_VERSION}`, files.target.sha256, files.draft?.sha256 ?? 'no-draft', model.device.kind, `draft on ${model.draftDevice}`, `threads ${threads}`, `ort ${ort}`, cpus()[0]?.model ?? 'cpu'].join('|');
 }
 
 /** The model's cost model: from the store when it has this key, else measured now (and stored). */
@@ -108,8 +108,8 @@ async function fill(runner: TargetModel, tokens: readonly number[]): Promise<Flo
 
 async function measureDraft(model: Measurable, hidden: Float32Array, context: number): Promise<number> {
   const width = model.manifest.model.d_model;
-  const cache = await createCache(model as LoadedModel, DraftRunner.layout(model as LoadedModel, context + 8));
-  const draft = new DraftRunner(model.draft!, cache, width);
+  const draft = await DraftRunner.open(model as LoadedModel, context + 8);
+  const cache = draft.cache;
   try {
     await draft.propose(hidden.subarray(0, (context - 2) * width), [1, 2, 3]);
     // A typical call: the two positions verified since the last one.

@@ -6,6 +6,7 @@
 import type { Tensor } from 'onnxruntime-node';
 import { CpuKvCache, DeviceKvCache, type CacheLayout, type KvCache } from './kvcache';
 import type { LoadedModel } from './model';
+import type { ProviderName } from './gpu/types';
 import { loadOrt, type Session } from './session';
 
 export function int64(values: ArrayLike<number>): BigInt64Array {
@@ -14,12 +15,13 @@ export function int64(values: ArrayLike<number>): BigInt64Array {
   return out;
 }
 
-/** 'auto' keeps the cache where the model runs: on a WebGPU device, or in host memory. */
+/** 'auto' keeps the cache where its graph runs: on a WebGPU device, or in host memory. */
 export type CacheKind = 'auto' | 'host' | 'device';
 
-export async function createCache(model: LoadedModel, layout: CacheLayout, kind: CacheKind = 'auto'): Promise<KvCache> {
-  const onDevice = kind === 'device' || (kind === 'auto' && model.device.kind === 'webgpu');
-  return onDevice ? DeviceKvCache.create(layout, model.device.kind === 'webgpu' ? 'webgpu' : 'cpu') : new CpuKvCache(layout);
+/** A cache for a graph that runs on `on` (the target's provider unless said otherwise). */
+export async function createCache(model: LoadedModel, layout: CacheLayout, kind: CacheKind = 'auto', on: ProviderName = model.device.kind): Promise<KvCache> {
+  const onDevice = kind === 'device' || (kind === 'auto' && on === 'webgpu');
+  return onDevice ? DeviceKvCache.create(layout, on === 'webgpu' ? 'webgpu' : 'cpu') : new CpuKvCache(layout);
 }
 
 export interface DraftProposal {
@@ -55,6 +57,16 @@ export class DraftRunner {
     private readonly maxRows = Infinity,
   ) {
     this.windowed = session.inputNames.includes('position_offset');
+  }
+
+  /**
+   * The runner for `model`'s draft, its context cache where the draft runs. Only a draft on the target's
+   * GPU inherits that device's block cap; on the CPU any block is sound.
+   */
+  static async open(model: LoadedModel, capacity: number, kind: CacheKind = 'auto'): Promise<DraftRunner> {
+    const cache = await createCache(model, DraftRunner.layout(model, capacity), kind, model.draftDevice);
+    const maxRows = model.draftDevice === 'cpu' ? Infinity : (model.maxBlockRows ?? Infinity);
+    return new DraftRunner(model.draft!, cache, model.manifest.model.d_model, maxRows);
   }
 
   static layout(model: LoadedModel, capacity: number): CacheLayout {

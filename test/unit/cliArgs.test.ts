@@ -28,7 +28,10 @@ describe('cli argument parsing', () => {
       assert.deepEqual(action.args.modes, ['autoregressive', 'ngram']);
       assert.equal(action.args.prompts, 'p.jsonl');
       assert.equal(action.args.maxTokens, 128);
+      assert.equal(action.args.draftOn, 'cpu');
     }
+    const onTarget = parseArgs(['bench', '--prompts', 'p', '--draft-on', 'target']);
+    assert.equal(onTarget.kind === 'bench' && onTarget.args.draftOn, 'target');
   });
 
   it('explains bad arguments', () => {
@@ -44,6 +47,7 @@ describe('cli argument parsing', () => {
     assert.match(error(['generate', '--prompt']), /--prompt needs a value/);
     assert.match(error(['bench']), /bench needs --prompts/);
     assert.match(error(['bench', '--prompts', 'p', '--modes', 'chimera,turbo']), /got 'turbo'/);
+    assert.match(error(['bench', '--prompts', 'p', '--draft-on', 'gpu']), /--draft-on must be one of cpu, target \(got 'gpu'\)/);
     assert.match(error(['serve', '--port', '70000']), /--port must be a port number/);
   });
 

@@ -31,7 +31,9 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
   before(async () => {
     // The cost profile is measured per device; the neutral one keeps this tier short on a software GPU.
     cpu = await loadModel(fixtureDir, { device: 'cpu', log: memoryLog().log, costs: 'default' });
-    gpu = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default' });
+    // The draft on the target's GPU too, so the device's draft path (its cache, the block cap) is covered;
+    // the default placement, the draft on the CPU, has its own test below.
+    gpu = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default', draftOn: 'target' });
     onCpu = await DecodingSession.create(cpu);
     onGpu = await DecodingSession.create(gpu);
   });
@@ -52,6 +54,7 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
     assert.equal(gpu.device.kind, 'webgpu');
     assert.equal(gpu.device.software, true);
     assert.ok(gpu.draft, 'the fixture has a draft, so Chimera runs on the device too');
+    assert.equal(gpu.draftDevice, 'webgpu');
     assert.deepEqual(
       gpu.device.attempts.map((a) => [a.provider, a.outcome]),
       [
@@ -115,6 +118,30 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
     assert.ok(identical >= PROMPTS * modes.length - excused);
   });
 
+  it('by default runs the draft on the CPU beside a GPU target, with the same Chimera answers', async () => {
+    const split = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default' });
+    const session = await DecodingSession.create(split);
+    try {
+      assert.equal(split.device.kind, 'webgpu');
+      assert.equal(split.draftDevice, 'cpu');
+      let accepted = 0;
+      for (const text of codePrompts(3)) {
+        const prompt = cpu.tokenizer.encode(text);
+        await onGpu.clear();
+        const onDevice = (await collect(onGpu, { prompt, maxTokens: MAX_TOKENS, mode: 'chimera' })).result;
+        await session.clear();
+        const got = (await collect(session, { prompt, maxTokens: MAX_TOKENS, mode: 'chimera' })).result;
+        // The same target on the same device verifies both, so the answers match whoever drafted.
+        assert.deepEqual(got.tokens, onDevice.tokens);
+        accepted += got.stats.acceptedFromDraft;
+      }
+      assert.ok(accepted > 0, 'the CPU draft\'s proposals were accepted by the GPU target');
+    } finally {
+      session.dispose();
+      await split.dispose();
+    }
+  });
+
   it('reuses a cached prefix on the device and rolls back to where a new prompt differs', async () => {
     const common = cpu.tokenizer.encode('import os\nimport sys\n\ndef main(argv):\n    for arg in argv:\n');
     const first = common.concat(cpu.tokenizer.encode('        print(arg)\n'));
@@ -153,7 +180,9 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
     assert.deepEqual((await collect(onGpu, { prompt, maxTokens: 16, mode: 'chimera' })).result.tokens, want.tokens);
     onGpu.dispose();
     await gpu.dispose();
-    gpu = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default' });
+    // The draft on the target's GPU too, so the device's draft path (its cache, the block cap) is covered;
+    // the default placement, the draft on the CPU, has its own test below.
+    gpu = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default', draftOn: 'target' });
     onGpu = await DecodingSession.create(gpu);
     assert.equal(gpu.device.kind, 'webgpu');
     assert.deepEqual((await collect(onGpu, { prompt, maxTokens: 16, mode: 'chimera' })).result.tokens, want.tokens);
