@@ -15,8 +15,10 @@ import { createTarget, type TargetModel } from './target';
 import { loadOrt, type Logger } from './session';
 import { buildShape } from './tree';
 
-const PROFILE_VERSION = 2;
+const PROFILE_VERSION = 3;
 const REPEATS = 5;
+/** Rounds of the interleaved measurement (each runs every profiled size once). */
+const ROUNDS = 9;
 
 type Measurable = Omit<LoadedModel, 'costs' | 'dispose'>;
 
@@ -58,14 +60,13 @@ export async function measureProfile(model: Measurable, key: string): Promise<Co
   try {
     const tokens = profileTokens(model, capacity);
     const hidden = await fill(runner, tokens.slice(0, context));
-    const targetMs: number[] = [];
-    for (const size of PROFILE_SIZES) {
-      const block = tokens.slice(context, context + size);
-      const shape = size > 1 ? buildShape(block.map((_, i) => i - 1)) : undefined;
-      targetMs.push(await median(async () => (await runner.forward(block, size, shape)).release()));
+    const draft = model.draft && hidden ? await openDraft(model, hidden, context) : null;
+    try {
+      const { targetMs, draftMs } = await measureInterleaved(runner, tokens, context, draft);
+      return { targetMs, draftMs, contextTokens: context, key, measuredAt: new Date().toISOString() };
+    } finally {
+      draft?.runner.cache.dispose();
     }
-    const draftMs = model.draft && hidden ? await measureDraft(model, hidden, context) : undefined;
-    return { targetMs, draftMs, contextTokens: context, key, measuredAt: new Date().toISOString() };
   } finally {
     runner.dispose();
   }
@@ -106,20 +107,59 @@ async function fill(runner: TargetModel, tokens: readonly number[]): Promise<Flo
   return all;
 }
 
-async function measureDraft(model: Measurable, hidden: Float32Array, context: number): Promise<number> {
+interface ProfileDraft {
+  runner: DraftRunner;
+  /** One typical call: the two positions verified since the last one, then back to where it was. */
+  call(): Promise<void>;
+}
+
+/** The draft with the profile's context already taken in, ready for typical calls. */
+async function openDraft(model: Measurable, hidden: Float32Array, context: number): Promise<ProfileDraft> {
   const width = model.manifest.model.d_model;
-  const draft = await DraftRunner.open(model as LoadedModel, context + 8);
-  const cache = draft.cache;
-  try {
-    await draft.propose(hidden.subarray(0, (context - 2) * width), [1, 2, 3]);
-    // A typical call: the two positions verified since the last one.
-    return await median(async () => {
-      await draft.propose(hidden.subarray((context - 2) * width, context * width), [1, 2, 3]);
-      await cache.truncate(context - 2);
-    });
-  } finally {
-    cache.dispose();
+  const runner = await DraftRunner.open(model as LoadedModel, context + 8);
+  await runner.propose(hidden.subarray(0, (context - 2) * width), [1, 2, 3]);
+  const recent = hidden.subarray((context - 2) * width, context * width);
+  return {
+    runner,
+    async call() {
+      await runner.propose(recent, [1, 2, 3]);
+      await runner.truncate(context - 2);
+    },
+  };
+}
+
+/**
+ * c(T) for every profiled size and the draft's cost, measured the way the decoder uses them: sizes in
+ * rotation rather than one size repeated, and a draft call after each verification. Measured back to
+ * back, a repeated call finds its caches warm and its shapes planned, and read a third cheaper than the
+ * same call inside the decoding loop; the policy then overrated large trees and the draft.
+ */
+async function measureInterleaved(runner: TargetModel, tokens: readonly number[], context: number, draft: ProfileDraft | null): Promise<{ targetMs: number[]; draftMs?: number }> {
+  const blocks = PROFILE_SIZES.map((size) => {
+    const block = tokens.slice(context, context + size);
+    return { block, shape: size > 1 ? buildShape(block.map((_, i) => i - 1)) : undefined };
+  });
+  const times = PROFILE_SIZES.map(() => [] as number[]);
+  const draftTimes: number[] = [];
+  for (let round = -1; round < ROUNDS; round++) {
+    // Round -1 warms up (first runs allocate and pack); each round starts at another size.
+    for (let k = 0; k < PROFILE_SIZES.length; k++) {
+      const i = (k + Math.max(0, round)) % PROFILE_SIZES.length;
+      const t0 = performance.now();
+      (await runner.forward(blocks[i]!.block, PROFILE_SIZES[i]!, blocks[i]!.shape)).release();
+      const t1 = performance.now();
+      await draft?.call();
+      if (round < 0) continue;
+      times[i]!.push(t1 - t0);
+      if (draft) draftTimes.push(performance.now() - t1);
+    }
   }
+  return { targetMs: times.map(medianOf), draftMs: draft ? medianOf(draftTimes) : undefined };
+}
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function median(run: () => Promise<void>): Promise<number> {
