@@ -164,6 +164,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
       draft = (await openGraph(draftPath, () => createSession({ path: draftPath, ...where, threads: draftThreads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.draft!.outputs) }))).session;
       checkSessionNames(pkg.draftPath, manifest.io.draft, draft);
       checkDraftDims(pkg.draftPath, manifest, draft);
+      if (onCpu && created.device.kind !== 'cpu') created.device.reason += '; the draft runs on the CPU, where its small sequential steps cost less than GPU launches';
     }
   } catch (err) {
     await target.release();

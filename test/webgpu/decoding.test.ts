@@ -124,6 +124,8 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
     try {
       assert.equal(split.device.kind, 'webgpu');
       assert.equal(split.draftDevice, 'cpu');
+      assert.match(split.device.reason, /the draft runs on the CPU/);
+      assert.doesNotMatch(gpu.device.reason, /the draft runs on the CPU/);
       let accepted = 0;
       for (const text of codePrompts(3)) {
         const prompt = cpu.tokenizer.encode(text);
