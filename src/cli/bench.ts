@@ -11,6 +11,7 @@ import { defaultThreads } from '../core/session';
 import { TemplateRegistry } from '../core/templates';
 import type { BenchArgs } from './args';
 import { openModel, readArgFile } from './common';
+import { divergence, NEAR_TIE, sameTokens, type Divergence } from './divergence';
 
 interface BenchPrompt {
   tokens: number[];
@@ -35,7 +36,10 @@ interface ModeTotals {
   totalMs: number;
   firstTokenMs: number;
   identicalToAutoregressive: number;
+  /** Where an output left the autoregressive one: the prompt, the token, and the top-2 logit margin there. */
+  divergences: Divergence[];
 }
+
 
 export async function loadBenchPrompts(path: string, model: LoadedModel, maxTokens: number): Promise<BenchPrompt[]> {
   const templates = new TemplateRegistry(model.manifest, model.tokenizer);
@@ -63,9 +67,9 @@ export async function loadBenchPrompts(path: string, model: LoadedModel, maxToke
   });
 }
 
-async function runOnce(session: DecodingSession, prompt: BenchPrompt, mode: DecodingMode, maxTokens: number): Promise<GenerationResult> {
+async function runOnce(session: DecodingSession, prompt: BenchPrompt, mode: DecodingMode, maxTokens: number, recordMargins = false): Promise<GenerationResult> {
   await session.clear();
-  const stream = session.generate({ prompt: prompt.tokens, maxTokens, mode, stopTokenIds: prompt.stopIds, stopStrings: prompt.stopStrings, healed: prompt.healed });
+  const stream = session.generate({ prompt: prompt.tokens, maxTokens, mode, stopTokenIds: prompt.stopIds, stopStrings: prompt.stopStrings, healed: prompt.healed, recordMargins });
   for (;;) {
     const next = await stream.next();
     if (next.done) return next.value;
@@ -73,7 +77,7 @@ async function runOnce(session: DecodingSession, prompt: BenchPrompt, mode: Deco
 }
 
 function emptyTotals(): ModeTotals {
-  return { runs: 0, generatedTokens: 0, decodedTokens: 0, steps: 0, drafted: 0, accepted: 0, acceptedFromDraft: 0, acceptedFromLookup: 0, draftCalls: 0, treeNodes: 0, decodeMs: 0, totalMs: 0, firstTokenMs: 0, identicalToAutoregressive: 0 };
+  return { runs: 0, generatedTokens: 0, decodedTokens: 0, steps: 0, drafted: 0, accepted: 0, acceptedFromDraft: 0, acceptedFromLookup: 0, draftCalls: 0, treeNodes: 0, decodeMs: 0, totalMs: 0, firstTokenMs: 0, identicalToAutoregressive: 0, divergences: [] };
 }
 
 function add(t: ModeTotals, r: GenerationResult, identical: boolean): void {
@@ -112,6 +116,8 @@ function summarise(t: ModeTotals, baseline: ModeTotals | undefined) {
     decodeMs: round(t.decodeMs),
     meanFirstTokenMs: round(t.runs > 0 ? t.firstTokenMs / t.runs : 0),
     identicalToAutoregressive: baseline ? `${t.identicalToAutoregressive}/${t.runs}` : null,
+    divergedAtNearTie: baseline ? t.divergences.filter((d) => d.top2Margin !== null && d.top2Margin < NEAR_TIE).length : null,
+    divergences: baseline ? t.divergences : null,
     speedupVsAutoregressive: baseTps > 0 ? round(tps / baseTps) : null,
   };
 }
@@ -140,12 +146,17 @@ export async function runBench(args: BenchArgs): Promise<void> {
     const totals = new Map(modes.map((m) => [m, emptyTotals()]));
     for (const prompt of prompts) {
       for (let r = 0; r < args.repeat; r++) {
-        const outputs = new Map<DecodingMode, number[]>();
+        let reference: GenerationResult | undefined;
         for (const mode of modes) {
           const result = await runOnce(session, prompt, mode, args.maxTokens);
-          outputs.set(mode, result.tokens);
-          const reference = outputs.get('autoregressive');
-          add(totals.get(mode)!, result, reference !== undefined && sameTokens(reference, result.tokens));
+          if (mode === 'autoregressive') reference = result;
+          const identical = reference !== undefined && sameTokens(reference.tokens, result.tokens);
+          add(totals.get(mode)!, result, identical);
+          if (reference && !identical) {
+            // Untimed: the reference again, with its top-2 margins, to tell a near-tie from a real divergence.
+            const margins = (await runOnce(session, prompt, 'autoregressive', args.maxTokens, true)).margins;
+            totals.get(mode)!.divergences.push(divergence(prompts.indexOf(prompt), reference, result, margins));
+          }
         }
       }
     }
@@ -193,8 +204,4 @@ function costReport(model: LoadedModel) {
     draftMsPerCall: p.draftMs !== undefined ? round(p.draftMs) : null,
     draftRelativeToTargetStep: p.draftMs !== undefined ? round(p.draftMs / one) : null,
   };
-}
-
-function sameTokens(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((t, i) => t === b[i]);
 }

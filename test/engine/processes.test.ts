@@ -79,12 +79,13 @@ describe('chimera generate and bench (real model, real process)', function () {
     const result = await run(process.execPath, [cli, 'bench', '--model', fixtureDir, '--prompts', prompts, '--max-tokens', '24', '--device', 'cpu', '--json']);
     rmSync(dir, { recursive: true, force: true });
     assert.equal(result.code, 0, describeResult(result));
-    const report = JSON.parse(result.stdout) as { prompts: number; modes: Record<string, { runs: number; tokensPerSecond: number; meanAcceptedLength: number; identicalToAutoregressive: string | null; speedupVsAutoregressive: number | null }> };
+    const report = JSON.parse(result.stdout) as { prompts: number; modes: Record<string, { runs: number; tokensPerSecond: number; meanAcceptedLength: number; identicalToAutoregressive: string | null; divergences: unknown[] | null; speedupVsAutoregressive: number | null }> };
     assert.equal(report.prompts, 4);
     assert.deepEqual(Object.keys(report.modes), ['autoregressive', 'chimera', 'ngram']);
     assert.equal(report.modes.autoregressive!.meanAcceptedLength, 1);
     for (const mode of ['chimera', 'ngram']) {
       assert.equal(report.modes[mode]!.identicalToAutoregressive, '4/4');
+      assert.deepEqual(report.modes[mode]!.divergences, []);
       assert.ok(report.modes[mode]!.tokensPerSecond > 0 && report.modes[mode]!.speedupVsAutoregressive! > 0);
     }
   });
