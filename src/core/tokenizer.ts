@@ -35,12 +35,31 @@ function highestId(json: Record<string, unknown>): number {
   return top;
 }
 
+/** An added token (outside the byte-level vocabulary, or overriding it), as tokenizer.json lists it. */
+interface AddedToken {
+  content: string;
+  special: boolean;
+}
+
+function addedTokens(json: Record<string, unknown>): Map<number, AddedToken> {
+  const added = new Map<number, AddedToken>();
+  for (const t of (json.added_tokens as { id?: unknown; content?: unknown; special?: unknown }[] | undefined) ?? []) {
+    if (typeof t.id === 'number' && typeof t.content === 'string') added.set(t.id, { content: t.content, special: t.special === true });
+  }
+  return added;
+}
+
 export class TextTokenizer {
   private readonly specialIds: Set<number>;
 
+  /**
+   * One library tokenizer, built without the added-token table, serves both directions: a second one
+   * with the table, only for decoding, held another copy of the vocabulary and merges (24 MB of heap for
+   * a 151k-token vocabulary). Decoding puts added tokens back from `added` itself.
+   */
   private constructor(
     private readonly literal: Tokenizer,
-    private readonly full: Tokenizer,
+    private readonly added: Map<number, AddedToken>,
     private readonly manifest: Manifest,
     /** Upper bound on the characters of text one token covers; input is cut by it before encoding. */
     readonly maxTokenChars: number,
@@ -55,34 +74,51 @@ export class TextTokenizer {
     } catch (err) {
       throw new PackageError(path, `not a readable tokenizer (${(err as Error).message})`);
     }
-    let full: Tokenizer;
     let literal: Tokenizer;
     try {
-      full = new Tokenizer(json, {});
       literal = new Tokenizer({ ...json, added_tokens: [] }, {});
     } catch (err) {
       throw new PackageError(path, `not a loadable tokenizer (${(err as Error).message})`);
     }
     const top = highestId(json);
     if (top >= manifest.model.vocab_size) throw new PackageError(path, `has token id ${top}, but the model's vocabulary (model.vocab_size in chimera.json) has ${manifest.model.vocab_size} entries`);
+    const added = addedTokens(json);
+    const idOf = new Map([...added].map(([id, t]) => [t.content, id]));
     for (const [name, token] of Object.entries(manifest.special_tokens)) {
-      const id = full.token_to_id(token.text);
+      const id = idOf.get(token.text) ?? literal.token_to_id(token.text);
       if (id !== token.id) throw new PackageError(path, `special token ${name} ${JSON.stringify(token.text)} has id ${id}, the manifest says ${token.id}`);
     }
-    return new TextTokenizer(literal, full, manifest, longestEntry(json));
+    return new TextTokenizer(literal, added, manifest, longestEntry(json));
   }
 
   encode(text: string): number[] {
     return text.length === 0 ? [] : this.literal.encode(text, { add_special_tokens: false }).ids;
   }
 
-  /** Decodes ids to text, leaving out special tokens. */
+  /**
+   * Decodes ids to text, leaving out special tokens (the manifest's, and added tokens marked special).
+   * Other added tokens read as their own text, and the byte-level runs between them are decoded apart,
+   * as the library's decoder does with its added-token table.
+   */
   decode(ids: readonly number[]): string {
-    const text = ids.filter((id) => !this.specialIds.has(id));
-    // The library rejects an empty list, which is what a run of special tokens (a model emitting one that
-    // is not a stop token) leaves.
-    if (text.length === 0) return '';
-    return this.full.decode(text, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+    let text = '';
+    let run: number[] = [];
+    const flush = () => {
+      // The library rejects an empty list (what a run of special tokens leaves).
+      if (run.length > 0) text += this.literal.decode(run, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+      run = [];
+    };
+    for (const id of ids) {
+      if (this.specialIds.has(id)) continue;
+      const added = this.added.get(id);
+      if (added === undefined) run.push(id);
+      else if (!added.special) {
+        flush();
+        text += added.content;
+      }
+    }
+    flush();
+    return text;
   }
 
   special(name: string): number {

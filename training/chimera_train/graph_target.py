@@ -142,10 +142,11 @@ def _embedding(g: Graph, desc: Layers, quant) -> str:
     packed, scales = quantize_blocks(desc.embed, quant)
     g.weight("embed.q", packed)
     g.weight("embed.scales", scales)
-    # The packed table keeps MatMulNBits' [V, blocks, bytes] layout (no second copy of it); only the scales
-    # are reshaped for the lookup, which wants them with the data's rank.
-    scales3 = g.op("Reshape", "embed.scales", g.const([desc.vocab, packed.shape[1], 1]))
-    rows = g.op("GatherBlockQuantized", "embed.q", "input_ids", scales3, domain=MS, bits=quant.bits,
+    # The packed table keeps MatMulNBits' [V, blocks, bytes] layout (no second copy of it on disk); only the
+    # scales are reshaped for the lookup, which wants them with the data's rank. The lookup reads the
+    # table through an alias, so the LM head's prepacking can free the original (Graph.alias).
+    scales3 = g.op("Reshape", g.alias("embed.scales.lookup", "embed.scales"), g.const([desc.vocab, packed.shape[1], 1]))
+    rows = g.op("GatherBlockQuantized", g.alias("embed.q.lookup", "embed.q"), "input_ids", scales3, domain=MS, bits=quant.bits,
                 block_size=quant.block, quantize_axis=3 - 1, gather_axis=0)  # [1,T,blocks,block]
     return g.op("Reshape", rows, g.const([1, -1, desc.width]))
 

@@ -72,6 +72,7 @@ class Graph:
         self.weights: dict = {}
         self.weight_info: dict[str, tuple[list[int], int]] = {}
         self.constants: list[onnx.TensorProto] = []
+        self.aliases: dict[str, str] = {}
         self._ids = itertools.count()
 
     # ---- declarations --------------------------------------------------------------------------------
@@ -97,6 +98,19 @@ class Graph:
         tensor), so a large model's derived copies never exist all at once."""
         self.weights[name] = make
         self.weight_info[name] = (list(shape), _torch_elem(torch.empty(0, dtype=dtype)))
+        return name
+
+    def alias(self, name: str, source: str) -> str:
+        """A second initializer over `source`'s bytes, for a node that must not share it with another.
+
+        onnxruntime can free a weight's original bytes once a kernel has prepacked them (MatMulNBits),
+        but not while another node still reads them: a quantized tied embedding serves both the lookup and
+        the LM head, and sharing it kept the whole table resident beside the head's packed copy (130 MB for a
+        0.5B model). With external data the alias points at the same offset of the same file, so the disk
+        holds one copy and the lookup only pages in the rows it reads. Inline graphs hold their bytes in
+        the protobuf, so there the alias is folded back into the source (sharing, as before)."""
+        self.aliases[name] = source
+        self.weight_info[name] = self.weight_info[source]
         return name
 
     def const(self, value, dtype=np.int64) -> str:
@@ -160,13 +174,18 @@ class Graph:
     def save(self, path: Path, external_data: bool = False) -> list[Path]:
         """Writes the graph; weights are streamed in as initializers afterwards (attach_weights)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        weight_inputs = [helper.make_tensor_value_info(n, elem, shape) for n, (shape, elem) in self.weight_info.items()]
+        aliases = self.aliases if external_data else {}
+        if not external_data:
+            for node in self.nodes:
+                node.input[:] = [self.aliases.get(n, n) for n in node.input]
+        info = {n: v for n, v in self.weight_info.items() if n not in self.aliases or n in aliases}
+        weight_inputs = [helper.make_tensor_value_info(n, elem, shape) for n, (shape, elem) in info.items()]
         graph = helper.make_graph(self.nodes, self.name, self.inputs + weight_inputs, self.outputs, self.constants)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS, 1)],
                                   producer_name="chimera_train")
         model.ir_version = 9
         onnx.save(model, str(path))
-        return attach_weights(path, self.weights, [i.name for i in self.inputs], external_data)
+        return attach_weights(path, self.weights, [i.name for i in self.inputs], external_data, aliases)
 
 
 def _torch_elem(t: torch.Tensor) -> int:

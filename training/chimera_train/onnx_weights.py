@@ -87,18 +87,28 @@ def _materialise(t):
     return t() if callable(t) else t
 
 
-def attach_weights(path: Path, tensors: dict, io_names: list[str], external: bool) -> list[Path]:
+def attach_weights(path: Path, tensors: dict, io_names: list[str], external: bool,
+                   aliases: dict[str, str] | None = None) -> list[Path]:
     """Moves the graph inputs that are not in `io_names` (the weights, by name in `tensors`) into
     initializers. Returns the files written (the graph, plus its data file when external).
+
+    `aliases` (external data only) maps more initializer names to a weight's name: each becomes an
+    initializer over the same bytes of the data file (Graph.alias says why).
 
     A value in `tensors` may be a function that makes the tensor (a transposed or quantized copy): it is
     called just before that tensor is written and dropped right after, so derived copies never pile up."""
     model = onnx.load(str(path))
-    weights = [i.name for i in model.graph.input if i.name not in io_names]
+    aliases = aliases or {}
+    if aliases and not external:
+        raise ValueError("initializer aliases need external data")
+    weights = [i.name for i in model.graph.input if i.name not in io_names and i.name not in aliases]
     unknown = [n for n in weights if n not in tensors]
     if unknown:
         raise RuntimeError(f"{path}: graph inputs {unknown[:3]} are neither I/O nor weights of the module")
     kept = [i for i in model.graph.input if i.name in io_names]
+    missing = [s for s in aliases.values() if s not in weights]
+    if missing:
+        raise RuntimeError(f"{path}: aliases of {missing[:3]}, which are not weights of the graph")
     del model.graph.input[:]
     model.graph.input.extend(kept)
     if not external:
@@ -109,7 +119,13 @@ def attach_weights(path: Path, tensors: dict, io_names: list[str], external: boo
         return [path]
     data = path.with_name(path.name + ".data")
     with open(data, "wb") as f:
-        model.graph.initializer.extend(_append_external(f, data.name, n, _materialise(tensors[n])) for n in weights)
+        written = {n: _append_external(f, data.name, n, _materialise(tensors[n])) for n in weights}
+    model.graph.initializer.extend(written.values())
+    for name, source in aliases.items():
+        alias = TensorProto()
+        alias.CopyFrom(written[source])
+        alias.name = name
+        model.graph.initializer.append(alias)
     onnx.save(model, str(path))
     return [path, data]
 

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -143,6 +144,36 @@ def test_fp16_with_external_data(tmp_path):
     print("qwen2 fp16 onnxruntime vs transformers fp32", json.dumps(diffs))
     assert max(diffs.values()) < 5e-2, diffs  # fp16 weights and activations round at ~1e-3 relative
     assert run_verify(tmp_path / "package")["pass"]  # the engine finds the external data next to the graph
+
+
+def test_quantized_lookup_reads_the_heads_bytes_through_an_alias(tmp_path):
+    """With external data, the embedding lookup reads the LM head's quantized table through a second
+    initializer over the same bytes, so onnxruntime can free the original after prepacking the head;
+    inline graphs share one initializer. Both compute the same logits."""
+    hf = build_checkpoint("qwen2", tmp_path / "checkpoint")
+    packages = {}
+    for external in ("yes", "no"):
+        out = tmp_path / f"package-{external}"
+        packages[external] = (out, convert(tmp_path / "checkpoint", out, quant="int8", quant_block=32, external=external,
+                                             log=lambda _: None))
+    graph = onnx.load(str(packages["yes"][0] / "target.onnx"), load_external_data=False)
+    where = {t.name: {e.key: e.value for e in t.external_data} for t in graph.graph.initializer}
+    assert where["embed.q.lookup"] == where["embed.q"] and where["embed.scales.lookup"] == where["embed.scales"]
+    lookup = next(n for n in graph.graph.node if n.op_type == "GatherBlockQuantized")
+    head = next(n for n in graph.graph.node if n.op_type == "MatMulNBits" and n.input[1].startswith("embed"))
+    assert lookup.input[0] == "embed.q.lookup" and head.input[1] == "embed.q"
+    inline = onnx.load(str(packages["no"][0] / "target.onnx"))
+    assert not any(t.name.endswith(".lookup") for t in inline.graph.initializer)
+    cases = case_inputs(hf.config.vocab_size, seed=5)
+    logits = {}
+    for external, (out, manifest) in packages.items():
+        session = ort.InferenceSession(str(out / "target.onnx"), providers=["CPUExecutionProvider"])
+        logits[external] = [run_ort(session, manifest, c) for c in cases]
+    for a, b in zip(logits["yes"], logits["no"]):
+        for (la, ha), (lb, hb) in zip(a, b):
+            np.testing.assert_array_equal(la, lb)
+            np.testing.assert_array_equal(ha, hb)
+    assert run_verify(packages["yes"][0])["pass"]
 
 
 # ---- bad input ------------------------------------------------------------------------------------------
