@@ -127,7 +127,7 @@ function round(n: number): number {
 }
 
 export async function runBench(args: BenchArgs): Promise<void> {
-  const model = await openModel(args.model, args.device, args.maxContext, args.draftOn);
+  const model = await openModel(args.model, { device: args.device, maxContext: args.maxContext, draftOn: args.draftOn });
   const costs = args.costProfile ? new CostModel(parseProfile(await readArgFile(args.costProfile, 'cost profile'), args.costProfile), true) : undefined;
   const session = await DecodingSession.create(model, { tree: args.tree, costs });
   try {

@@ -1,8 +1,9 @@
 /** Pieces the CLI commands share: the default model location, a stderr logger, loading with clear errors. */
 import { join } from 'node:path';
 import { loadModel, type DraftPlacement, type LoadedModel } from '../core/model';
-import { defaultCacheDir, FileCostStore } from '../core/profile';
+import { FileCostStore } from '../core/profile';
 import type { DeviceRequest, Logger } from '../core/session';
+import { defaultCacheDir, FileVerifiedStore } from '../core/verified';
 
 /** The package bundled with the extension: `models/default` next to the `dist` folder holding this bundle. */
 export function defaultModelDir(): string {
@@ -19,9 +20,23 @@ export function stderrLogger(): Logger {
   };
 }
 
-/** Loads a package; its cost profile is measured once and kept in the engine's cache folder. */
-export async function openModel(model: string | undefined, device: DeviceRequest, maxContext?: number, draftOn?: DraftPlacement): Promise<LoadedModel> {
-  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(defaultCacheDir()), maxContext, draftOn });
+export interface OpenOptions {
+  device: DeviceRequest;
+  maxContext?: number;
+  draftOn?: DraftPlacement;
+  /** Hash every package file, even those the cache says are unchanged since they last hashed right. */
+  hashAll?: boolean;
+}
+
+/**
+ * Loads a package the way the engine does: its cost profile is measured once and kept in the engine's
+ * cache folder, and files that hashed right before are not hashed again unless `hashAll`.
+ */
+export async function openModel(model: string | undefined, options: OpenOptions): Promise<LoadedModel> {
+  const cache = defaultCacheDir();
+  const { device, maxContext, draftOn } = options;
+  const verifiedStore = options.hashAll ? null : new FileVerifiedStore(cache);
+  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(cache), verifiedStore, maxContext, draftOn });
 }
 
 /** Reads a file given on the command line, naming it in the error. */

@@ -6,7 +6,7 @@ import type { GenerateArgs } from './args';
 import { openModel, readArgFile } from './common';
 
 export async function runGenerate(args: GenerateArgs): Promise<void> {
-  const model = await openModel(args.model, args.device, args.maxContext);
+  const model = await openModel(args.model, { device: args.device, maxContext: args.maxContext });
   const session = await DecodingSession.create(model);
   const templates = new TemplateRegistry(model.manifest, model.tokenizer);
   try {

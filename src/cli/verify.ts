@@ -22,7 +22,7 @@ function summary(report: VerifyReport): string {
 export async function runVerify(args: VerifyArgs): Promise<void> {
   const casesPath = args.cases ?? join(args.model ?? defaultModelDir(), PACKAGE_CASES);
   const cases = parseVerifyCases(await readArgFile(casesPath, 'cases file'), casesPath);
-  const model = await openModel(args.model, args.device);
+  const model = await openModel(args.model, { device: args.device, hashAll: true });
   try {
     const quantized = cases.tolerance === null && args.tolerance === undefined;
     const report = await verifyModel(model, cases, quantized ? null : (args.tolerance ?? cases.tolerance ?? 1e-4), quantized ? (cases.min_agreement ?? 0.9) : null);

@@ -8,6 +8,7 @@ import { CostModel, defaultProfile, type CostStore } from './cost';
 import { DeviceError, PackageError } from './errors';
 import type { Manifest } from './manifest';
 import { checkSessionNames, loadPackage, type ModelPackage } from './package';
+import type { VerifiedStore } from './verified';
 import type { StandardLayout } from './formats/standard';
 import { loadCosts } from './profile';
 import { largestSoundBlock } from './gpu/blockCheck';
@@ -55,6 +56,8 @@ export interface LoadOptions {
   costStore?: CostStore | null;
   /** Cap on the context a session uses (default DEFAULT_MAX_CONTEXT); the package's own limit still applies. */
   maxContext?: number;
+  /** Package files already hashed and unchanged since are not hashed again (none: every file, every load). */
+  verifiedStore?: VerifiedStore | null;
 }
 
 /**
@@ -137,7 +140,7 @@ async function openGraph<T>(file: string, open: () => Promise<T>): Promise<T> {
 }
 
 export async function loadModel(folder: string, options: LoadOptions): Promise<LoadedModel> {
-  const pkg = await loadPackage(folder);
+  const pkg = await loadPackage(folder, { verified: options.verifiedStore ?? null });
   const { manifest } = pkg;
   const tokenizer = await TextTokenizer.load(pkg.tokenizerPath, manifest);
   const created = await openGraph(pkg.targetPath, () =>

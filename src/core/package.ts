@@ -11,6 +11,7 @@ import { PackageError } from './errors';
 import { detectStandard, loadStandardPackage, type StandardLayout } from './formats/standard';
 import { INCOMPLETE_MARKER } from './hub';
 import { MANIFEST_FILE, parseManifest, type FileEntry, type Manifest } from './manifest';
+import { sameStamp, stampOf, type VerifiedStore } from './verified';
 
 export interface ModelPackage {
   dir: string;
@@ -28,26 +29,36 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function checkFile(dir: string, role: string, entry: FileEntry): Promise<string> {
+async function checkFile(dir: string, role: string, entry: FileEntry, verified: VerifiedStore | null): Promise<string> {
   const path = join(dir, entry.path);
   // The manifest validator refuses absolute and ".." paths; this holds even if a rule were missed there.
   if (relative(dir, path).startsWith('..') || isAbsolute(relative(dir, path))) throw new PackageError(join(dir, MANIFEST_FILE), `files.${role}.path leaves the package folder`);
+  let info;
   try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new PackageError(path, `not a file (${role} file listed in ${MANIFEST_FILE})`);
-    if (entry.bytes !== undefined && info.size !== entry.bytes) throw new PackageError(path, `is ${info.size} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
-  } catch (err) {
-    if (err instanceof PackageError) throw err;
+    info = await stat(path);
+  } catch {
     throw new PackageError(path, `missing (${role} file listed in ${MANIFEST_FILE})`);
   }
+  if (!info.isFile()) throw new PackageError(path, `not a file (${role} file listed in ${MANIFEST_FILE})`);
+  if (entry.bytes !== undefined && info.size !== entry.bytes) throw new PackageError(path, `is ${info.size} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
+  const before = verified ? await stampOf(path) : null;
+  if (before && (await verified!.lookup(path, before)) === entry.sha256) return path;
   const digest = await sha256File(path);
   if (digest !== entry.sha256) {
     throw new PackageError(path, `sha256 mismatch: the manifest says ${entry.sha256.slice(0, 12)}…, the file is ${digest.slice(0, 12)}… (corrupt or replaced)`);
   }
+  // Recorded only if the file did not change while it was read.
+  if (before && sameStamp(before, await stampOf(path))) await verified!.record(path, before, digest);
   return path;
 }
 
-export async function loadPackage(folder: string): Promise<ModelPackage> {
+export interface PackageOptions {
+  /** Files that hashed right before and have not changed since are not hashed again (verified.ts). */
+  verified?: VerifiedStore | null;
+}
+
+export async function loadPackage(folder: string, options: PackageOptions = {}): Promise<ModelPackage> {
+  const verified = options.verified ?? null;
   const dir = resolve(folder);
   if (await stat(join(dir, INCOMPLETE_MARKER)).then(() => true, () => false)) {
     throw new PackageError(dir, 'the download of this model is incomplete; run Chimera: Download Model… again to finish it');
@@ -68,13 +79,13 @@ export async function loadPackage(folder: string): Promise<ModelPackage> {
   }
   const manifest = parseManifest(text, manifestPath);
   const [tokenizerPath, targetPath, draftPath] = await Promise.all([
-    checkFile(dir, 'tokenizer', manifest.files.tokenizer),
-    checkFile(dir, 'target', manifest.files.target),
-    manifest.draft && manifest.files.draft ? checkFile(dir, 'draft', manifest.files.draft) : Promise.resolve(null),
+    checkFile(dir, 'tokenizer', manifest.files.tokenizer, verified),
+    checkFile(dir, 'target', manifest.files.target, verified),
+    manifest.draft && manifest.files.draft ? checkFile(dir, 'draft', manifest.files.draft, verified) : Promise.resolve(null),
     // Any other listed file, such as the external weights of a large converted model (target.onnx.data)
     ...Object.entries(manifest.files)
       .filter(([role]) => !['tokenizer', 'target', 'draft'].includes(role))
-      .map(([role, entry]) => checkFile(dir, role, entry!)),
+      .map(([role, entry]) => checkFile(dir, role, entry!, verified)),
   ]);
   return { dir, manifest, tokenizerPath, targetPath, draftPath };
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { cpus, homedir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { CostModel, PROFILE_SIZES, type CostProfile, type CostStore } from './cost';
 import type { LoadedModel } from './model';
@@ -199,7 +199,3 @@ export class FileCostStore implements CostStore {
   }
 }
 
-/** Where the engine keeps caches: CHIMERA_CACHE_DIR, else the XDG cache folder. */
-export function defaultCacheDir(): string {
-  return process.env.CHIMERA_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'chimera-code');
-}

@@ -8,7 +8,8 @@ import { DecodingSession, type GenerateRequest, type GenerationResult as CoreRes
 import { answerRoom, splitContext } from '../core/bounds';
 import { DeviceError, isAbortError, PackageError, type AbortError } from '../core/errors';
 import { loadModel, type LoadedModel } from '../core/model';
-import { defaultCacheDir, FileCostStore } from '../core/profile';
+import { FileCostStore } from '../core/profile';
+import { defaultCacheDir, FileVerifiedStore } from '../core/verified';
 import { diagnose } from '../core/gpu/diagnose';
 import { softwareGpuAllowedByEnv, type Logger } from '../core/session';
 import { TemplateRegistry, type Prompt } from '../core/templates';
@@ -89,7 +90,7 @@ export class Engine {
     const dir = modelPath.trim() === '' ? bundledModelDir() : modelPath;
     let model: LoadedModel;
     try {
-      model = await loadModel(dir, { device, allowSoftwareGpu: gpu.allowSoftwareGpu, log: this.log, costStore: new FileCostStore(defaultCacheDir()), maxContext });
+      model = await loadModel(dir, { device, allowSoftwareGpu: gpu.allowSoftwareGpu, log: this.log, costStore: new FileCostStore(defaultCacheDir()), verifiedStore: new FileVerifiedStore(defaultCacheDir()), maxContext });
     } catch (err) {
       if (err instanceof PackageError) throw new EngineLoadError(P.ErrorCodes.ModelLoadFailed, err.message, { file: err.file });
       if (err instanceof DeviceError) throw new EngineLoadError(P.ErrorCodes.DeviceUnavailable, err.message, { device });

@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { loadPackage } from '../core/package';
+import { defaultCacheDir, FileVerifiedStore } from '../core/verified';
 import { pickerItems, pickerPlaceholder, type ModelFacts, type PickerItem } from './modelPicker';
 
 const NO_FACTS: ModelFacts = { loaded: null, failed: null, loading: null };
@@ -15,7 +16,7 @@ export async function selectModel(log: vscode.LogOutputChannel, folder?: string,
   if (chosen === undefined) return undefined;
   if (chosen !== '') {
     try {
-      const pkg = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Chimera: checking the model package…' }, () => loadPackage(chosen));
+      const pkg = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Chimera: checking the model package…' }, () => loadPackage(chosen, { verified: new FileVerifiedStore(defaultCacheDir()) }));
       log.info(`Model package ${pkg.dir} is valid: ${pkg.manifest.name} (${pkg.manifest.family})${pkg.draftPath ? ' with a Chimera draft' : ', no draft (n-gram drafting only)'}.`);
     } catch (err) {
       const message = (err as Error).message;

@@ -1,11 +1,12 @@
 /** Bad packages and devices fail at load with a message naming the file or the device, and why. */
 import * as assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeviceError, PackageError } from '../../src/core/errors';
 import { loadModel } from '../../src/core/model';
-import { sha256File } from '../../src/core/package';
+import { loadPackage, sha256File } from '../../src/core/package';
+import { FileVerifiedStore, stampOf, type VerifiedStore } from '../../src/core/verified';
 import { fixtureDir, memoryLog } from '../support/models';
 
 describe('model package loading', function () {
@@ -67,6 +68,52 @@ describe('model package loading', function () {
     bytes[bytes.length >> 1] ^= 0xff;
     writeFileSync(join(dir, 'target.onnx'), bytes);
     await rejectsWith(/sha256 mismatch/, 'target.onnx');
+  });
+
+  describe('files already verified', () => {
+    /** A store in the test's folder that counts what it answered. */
+    function countingStore() {
+      const inner = new FileVerifiedStore(join(dir, '..', 'cache'));
+      const counts = { hits: 0, misses: 0, records: 0 };
+      const store: VerifiedStore = {
+        lookup: async (path, stamp) => {
+          const sha = await inner.lookup(path, stamp);
+          counts[sha === null ? 'misses' : 'hits']++;
+          return sha;
+        },
+        record: async (path, stamp, sha) => {
+          counts.records++;
+          await inner.record(path, stamp, sha);
+        },
+      };
+      return { store, counts };
+    }
+
+    it('are not hashed again while unchanged, and are hashed again once changed', async () => {
+      const { store, counts } = countingStore();
+      await loadPackage(dir, { verified: store });
+      assert.deepEqual(counts, { hits: 0, misses: 3, records: 3 }); // tokenizer, target, draft
+      await loadPackage(dir, { verified: store });
+      assert.deepEqual(counts, { hits: 3, misses: 3, records: 3 });
+      // The same size, one byte flipped, and the modification time put back: the change time still differs.
+      const path = join(dir, 'target.onnx');
+      const { mtime, atime } = statSync(path);
+      const bytes = readFileSync(path);
+      bytes[bytes.length >> 1] ^= 0xff;
+      writeFileSync(path, bytes);
+      utimesSync(path, atime, mtime);
+      await assert.rejects(loadPackage(dir, { verified: store }), /target\.onnx: sha256 mismatch/);
+      assert.equal(counts.hits, 5);
+    });
+
+    it('are hashed when the store knows another checksum for them than the manifest', async () => {
+      const { store, counts } = countingStore();
+      const path = join(dir, 'target.onnx');
+      await store.record(path, await stampOf(path), 'f'.repeat(64));
+      await loadPackage(dir, { verified: store });
+      assert.equal(counts.records, 4); // the wrong answer is replaced by the file's real checksum
+      assert.equal(await store.lookup(path, await stampOf(path)), await sha256File(path));
+    });
   });
 
   it('names a truncated graph whose checksum was updated to match', async () => {
