@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from .export import target_input_names, target_output_names
-from .onnx_build import MS, Graph, Quant, quantize_blocks, rope_tables
+from .onnx_build import MS, Graph, Quant, Stacked, quantize_blocks, rope_tables
 
 
 @dataclass
 class Layer:
     attn_norm: torch.Tensor
-    qkv: torch.Tensor  # [(H + 2 Hkv) * Dh, D]: q rows, then k, then v
+    qkv: torch.Tensor | Stacked  # [(H + 2 Hkv) * Dh, D]: q rows, then k, then v
     qkv_bias: torch.Tensor | None
     out: torch.Tensor
     out_bias: torch.Tensor | None
@@ -78,7 +78,7 @@ def _describe_hf(model) -> Layers:
     layers = []
     for layer in model.model.layers:
         a, m = layer.self_attn, layer.mlp
-        qkv = torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])
+        qkv = Stacked([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])
         bias = torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]) if a.q_proj.bias is not None else None
         mlp_bias = (m.gate_proj.bias, m.up_proj.bias, m.down_proj.bias) if m.gate_proj.bias is not None else None
         layers.append(Layer(layer.input_layernorm.weight, qkv, bias, a.o_proj.weight, a.o_proj.bias,
@@ -203,7 +203,7 @@ def _mlp(g: Graph, layer: Layer, i: int, x: str, quant) -> str:
     b = layer.mlp_bias or (None, None, None)
     f = layer.gate.shape[0]
     # Gate and up in one product (one pass over x, one kernel launch), split after.
-    both = torch.cat([layer.gate.detach(), layer.up.detach()]) if quant is not None else None
+    both = Stacked([layer.gate, layer.up]) if quant is not None else None
     if both is not None and b[0] is None:
         gate, up = g.op("Split", g.linear(x, f"l{i}.gate_up", both, quant), g.const([f, f]), outputs=2, axis=-1)
     else:

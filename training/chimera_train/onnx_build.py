@@ -43,8 +43,25 @@ def draft_quant(width: int) -> Quant | None:
     return Quant(8) if width % Quant().block == 0 else None
 
 
+QUANT_ROWS = 4096  # rows quantized at a time: the temporaries of a 151,936-row table would be 0.5 GB each
+
+
 def quantize_blocks(weight: torch.Tensor, q: Quant) -> tuple[np.ndarray, np.ndarray]:
-    """nn.Linear weight [N, K] -> (packed uint8 [N, K/block, block*bits/8], scales float32 [N * K/block])."""
+    """nn.Linear weight [N, K] -> (packed uint8 [N, K/block, block*bits/8], scales float32 [N * K/block]).
+
+    Quantized QUANT_ROWS rows at a time into the output arrays: done whole, a 0.5B model's embedding made
+    several fp32 and int32 temporaries of its full size, 1.4 GB above the weights at the converter's peak."""
+    n, k = weight.shape
+    blocks = -(-k // q.block)
+    packed = np.empty((n, blocks, q.block * q.bits // 8), np.uint8)
+    scales = np.empty((n, blocks), np.float32)
+    for start in range(0, n, QUANT_ROWS):
+        rows = weight[start:start + QUANT_ROWS]
+        packed[start:start + len(rows)], scales[start:start + len(rows)] = _quantize_rows(rows, q)
+    return packed, scales.reshape(-1)
+
+
+def _quantize_rows(weight: torch.Tensor, q: Quant) -> tuple[np.ndarray, np.ndarray]:
     w = weight.detach().to(torch.float32).cpu().numpy()
     n, k = w.shape
     if k % q.block:  # the last block is padded with zeros (MatMulNBits takes ceil(K / block) blocks)
@@ -60,7 +77,28 @@ def quantize_blocks(weight: torch.Tensor, q: Quant) -> tuple[np.ndarray, np.ndar
         packed = (values[..., 0::2] | (values[..., 1::2] << 4)).astype(np.uint8)
     else:
         raise ValueError(f"{q.bits}-bit weights are not supported (8 or 4)")
-    return packed, scale.reshape(-1).astype(np.float32)
+    return packed, scale[..., 0].astype(np.float32)
+
+
+class Stacked:
+    """Weights stacked along the output rows (q, k and v; gate and up), made only when written.
+
+    Concatenated at once, a 0.5B model's fused weights were a second copy of most of the model (0.9 GB of
+    the converter's 3.3 GB peak); made one at a time as the file is written, only one layer's exists."""
+
+    def __init__(self, parts: list[torch.Tensor]):
+        self.parts = [p.detach() for p in parts]
+        self.shape = torch.Size([sum(p.shape[0] for p in parts), *parts[0].shape[1:]])
+
+    def detach(self) -> "Stacked":
+        return self
+
+    def tensor(self) -> torch.Tensor:
+        return torch.cat(self.parts)
+
+
+def _made(weight) -> torch.Tensor:
+    return weight.tensor() if isinstance(weight, Stacked) else weight
 
 
 class Graph:
@@ -126,11 +164,11 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, domain=domain, **attrs))
         return outs[0] if outputs == 1 else tuple(outs)
 
-    def linear(self, x: str, name: str, weight: torch.Tensor, quant: Quant | None = None, bias: torch.Tensor | None = None) -> str:
+    def linear(self, x: str, name: str, weight: torch.Tensor | Stacked, quant: Quant | None = None, bias: torch.Tensor | None = None) -> str:
         """x @ weight.T (+ bias), weight in nn.Linear layout [out, in]."""
         n, k = weight.shape
         if quant is None:
-            w = self.lazy_weight(name, lambda: weight.detach().T.contiguous().to(torch.float32), [k, n], torch.float32)
+            w = self.lazy_weight(name, lambda: _made(weight).detach().T.contiguous().to(torch.float32), [k, n], torch.float32)
             y = self.op("MatMul", x, w)
         else:
             blocks = -(-k // quant.block)
@@ -139,7 +177,7 @@ class Graph:
             def part(i: int):
                 def make():  # blocks are written first, then scales: quantize once, drop after the second
                     if "q" not in cache:
-                        cache["q"] = [torch.from_numpy(a) for a in quantize_blocks(weight, quant)]
+                        cache["q"] = [torch.from_numpy(a) for a in quantize_blocks(_made(weight), quant)]
                     return cache["q"][0] if i == 0 else cache.pop("q")[1]
                 return make
 

@@ -142,3 +142,32 @@ def test_draft_export_cuts_steps_and_shortlist_and_quantizes(tiny_target, tmp_pa
 
         ops = {n.op_type for n in onnx.load(str(qpath)).graph.node}
         assert "MatMulNBits" in ops and "MatMul" not in ops  # every weight quantized (attention is fused)
+
+
+@pytest.mark.parametrize("bits,k", [(8, 96), (4, 96), (8, 80)])
+def test_quantizing_in_row_chunks_equals_quantizing_whole(monkeypatch, bits, k):
+    """Weights are quantized a few rows at a time (to bound the converter's memory); the result must be the
+    one the whole matrix gives: per-block absmax scales, zero point 2^(bits-1), padded last block."""
+    from chimera_train import onnx_build
+    from chimera_train.onnx_build import Quant, quantize_blocks
+
+    w = torch.randn(37, k, generator=torch.Generator().manual_seed(bits + k))
+    w[3, :32] = 0  # an all-zero block keeps scale 1
+    q = Quant(bits, 32)
+    monkeypatch.setattr(onnx_build, "QUANT_ROWS", 1 << 20)
+    whole = quantize_blocks(w, q)
+    monkeypatch.setattr(onnx_build, "QUANT_ROWS", 5)
+    chunked = quantize_blocks(w, q)
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a, b)
+    packed, scales = chunked
+    blocks = -(-k // 32)
+    assert packed.shape == (37, blocks, 32 * bits // 8) and scales.shape == (37 * blocks,)
+    assert scales.reshape(37, blocks)[3, 0] == 1.0
+    # Dequantized, every weight is within half a step of its block's scale.
+    top = (1 << (bits - 1)) - 1
+    p32 = packed.astype(np.int32)
+    values = p32 if bits == 8 else np.stack([p32 & 15, p32 >> 4], -1).reshape(37, blocks, 32)
+    deq = ((values - (top + 1)) * scales.reshape(37, blocks, 1)).reshape(37, -1)[:, :k]
+    step = np.repeat(scales.reshape(37, blocks), 32, axis=1)[:, :k]
+    assert np.all(np.abs(deq - w.numpy()) <= step / 2 + 1e-6)
