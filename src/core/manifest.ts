@@ -85,6 +85,8 @@ export interface Manifest {
   files: { tokenizer: FileEntry; target: FileEntry; draft?: FileEntry; [role: string]: FileEntry | undefined };
   io: { target: { inputs: string[]; outputs: string[] }; draft?: { inputs: string[]; outputs: string[] } };
   metrics: Record<string, unknown>;
+  /** Weight-only quantization (the converter's --quant); `embedding_lookup`: rows the engine reads itself (embeddings.ts). */
+  quantization?: { bits?: number; block_size?: number; embedding_lookup?: { file: string; values_offset: number; scales_offset: number } };
 }
 
 type Shape = 'number' | 'string' | 'object' | 'array';

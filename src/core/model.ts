@@ -5,8 +5,9 @@
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import { CostModel, defaultProfile, type CostStore } from './cost';
+import { HostEmbeddings, HOST_LOOKUP_INPUT } from './embeddings';
 import { DeviceError, PackageError } from './errors';
-import type { Manifest } from './manifest';
+import { MANIFEST_FILE, type Manifest } from './manifest';
 import { checkSessionNames, loadPackage, type ModelPackage } from './package';
 import type { VerifiedStore } from './verified';
 import type { StandardLayout } from './formats/standard';
@@ -36,6 +37,8 @@ export interface LoadedModel {
    * (gpu/blockCheck.ts); null when any block the decoder uses is sound.
    */
   readonly maxBlockRows: number | null;
+  /** Embedding rows the engine reads for a target that takes `inputs_embeds`; null when the graph looks them up. */
+  readonly embeddings: HostEmbeddings | null;
   dispose(): Promise<void>;
 }
 
@@ -124,6 +127,18 @@ function checkDraftDims(file: string, m: Manifest, draft: Session): void {
   checkCacheDims(file, draft, ['present_context.key', 'present_context.value'], 'output', heads, size);
 }
 
+/** The package's embedding lookup, where its graph takes `inputs_embeds` (and only there). */
+function openEmbeddings(pkg: ModelPackage, target: Session): HostEmbeddings | null {
+  const takesEmbeddings = target.inputNames.includes(HOST_LOOKUP_INPUT);
+  const embeddings = HostEmbeddings.open(pkg.dir, pkg.manifest);
+  if (takesEmbeddings !== (embeddings !== null)) {
+    embeddings?.close();
+    const why = takesEmbeddings ? `takes ${HOST_LOOKUP_INPUT}, but ${MANIFEST_FILE} has no quantization.embedding_lookup to read them from` : `does not take ${HOST_LOOKUP_INPUT}, but ${MANIFEST_FILE} gives an embedding lookup`;
+    throw new PackageError(pkg.targetPath, why);
+  }
+  return embeddings;
+}
+
 /** The outputs that feed a KV cache; on a GPU they stay on the device. */
 function cacheOutputs(outputs: readonly string[]): string[] {
   return outputs.filter((n) => n.startsWith('present'));
@@ -148,12 +163,19 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
   );
   const target = created.session;
   let draft: Session | null = null;
+  let embeddings: HostEmbeddings | null = null;
+  const releaseAll = async () => {
+    await target.release();
+    await draft?.release();
+    embeddings?.close();
+  };
   let draftDevice: ProviderName = created.device.kind;
   try {
     if (pkg.layout) checkStandardNames(pkg.targetPath, manifest, target);
     else {
       checkSessionNames(pkg.targetPath, manifest.io.target, target);
       checkTargetDims(pkg.targetPath, manifest, target);
+      embeddings = openEmbeddings(pkg, target);
     }
     if (pkg.draftPath !== null && manifest.io.draft) {
       draftDevice = created.device.kind === 'cpu' || (options.draftOn ?? 'cpu') === 'cpu' ? 'cpu' : created.device.kind;
@@ -170,13 +192,12 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
       if (onCpu && created.device.kind !== 'cpu') created.device.reason += '; the draft runs on the CPU, where its small sequential steps cost less than GPU launches';
     }
   } catch (err) {
-    await target.release();
-    await draft?.release();
+    await releaseAll();
     throw err;
   }
   const context = Math.min(manifest.model.max_context, options.maxContext ?? DEFAULT_MAX_CONTEXT);
   const layout = pkg.layout ? { ...pkg.layout, positionIds: target.inputNames.includes('position_ids') } : null;
-  const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, draftDevice, context, layout };
+  const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, draftDevice, context, layout, embeddings };
   let costs: CostModel;
   let maxBlockRows: number | null;
   try {
@@ -189,8 +210,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     const threads = options.threads ?? defaultThreads();
     costs = options.costs === 'default' ? new CostModel(defaultProfile()) : await loadCosts({ ...parts, maxBlockRows }, threads, options.costStore ?? null, options.log);
   } catch (err) {
-    await target.release();
-    await draft?.release();
+    await releaseAll();
     throw err;
   }
   options.log('info', `model ${manifest.name} loaded from ${pkg.dir} (${manifest.model.n_layers} layers, vocabulary ${manifest.model.vocab_size}${draft ? `, Chimera draft with ${manifest.draft!.n_steps} heads on ${draftDevice}` : ', no draft'})`);
@@ -206,9 +226,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     context,
     layout,
     maxBlockRows,
-    async dispose() {
-      await target.release();
-      await draft?.release();
-    },
+    embeddings,
+    dispose: releaseAll,
   };
 }

@@ -10,6 +10,7 @@
  *   in, the whole cache out, causal mask only: chains, no hidden states).
  */
 import type { Tensor } from 'onnxruntime-node';
+import { HOST_LOOKUP_INPUT, type HostEmbeddings } from './embeddings';
 import type { CacheLayout, KvCache } from './kvcache';
 import type { LoadedModel } from './model';
 import { StandardTarget } from './formats/standardTarget';
@@ -47,7 +48,7 @@ export async function createTarget(model: LoadedModel, capacity: number, kind: C
   const m = model.manifest.model;
   if (model.layout) return new StandardTarget(model.target, model.layout, { vocab: m.vocab_size, width: m.d_model, layers: m.n_layers, kvHeads: m.n_kv_heads, headDim: m.head_dim }, capacity);
   const cache = await createCache(model, NativeTarget.layout(model, capacity), kind);
-  return new NativeTarget(model.target, cache, { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model });
+  return new NativeTarget(model.target, cache, { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model }, model.embeddings);
 }
 
 export class NativeTarget implements TargetModel {
@@ -59,6 +60,8 @@ export class NativeTarget implements TargetModel {
     private readonly session: Session,
     private readonly cache: KvCache,
     dims: { vocab: number; width: number },
+    /** Where the graph takes `inputs_embeds`, the package's rows read by the engine (embeddings.ts). */
+    private readonly embeddings: HostEmbeddings | null = null,
   ) {
     this.vocab = dims.vocab;
     this.width = dims.width;
@@ -105,6 +108,7 @@ export class NativeTarget implements TargetModel {
       logits_to_keep: new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]),
       ...this.cache.pastFeeds(),
     };
+    if (this.embeddings) feeds[HOST_LOOKUP_INPUT] = new ort.Tensor('float32', this.embeddings.lookup(tokens), [1, t, this.embeddings.width]);
     const outputs = await this.session.run(feeds);
     return {
       logits: outputs.logits!.data as Float32Array,

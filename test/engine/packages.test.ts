@@ -8,6 +8,7 @@ import { loadModel } from '../../src/core/model';
 import { loadPackage, sha256File } from '../../src/core/package';
 import { FileVerifiedStore, stampOf, type VerifiedStore } from '../../src/core/verified';
 import { fixtureDir, memoryLog } from '../support/models';
+import { repoRoot } from '../support/paths';
 
 describe('model package loading', function () {
   this.timeout(60_000);
@@ -68,6 +69,16 @@ describe('model package loading', function () {
     bytes[bytes.length >> 1] ^= 0xff;
     writeFileSync(join(dir, 'target.onnx'), bytes);
     await rejectsWith(/sha256 mismatch/, 'target.onnx');
+  });
+
+  it('names a graph that takes embeddings when the manifest says nowhere to read them from', async () => {
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(join(repoRoot, 'test/fixtures/converted-qwen2-int8'), dir, { recursive: true });
+    const model = await load();
+    assert.ok(model.embeddings, 'the int8 fixture takes inputs_embeds from the engine');
+    await model.dispose();
+    editManifest((m) => delete m.quantization.embedding_lookup);
+    await rejectsWith(/takes inputs_embeds, but chimera\.json has no quantization\.embedding_lookup to read them from/, 'target.onnx');
   });
 
   describe('files already verified', () => {

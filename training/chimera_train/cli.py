@@ -197,7 +197,8 @@ def cmd_fixture_converted(ns) -> None:
     from .fixture import build_converted_fixture
 
     out = ns.out if ns.quant is None or ns.out != CONVERTED_FIXTURE else Path(f"{ns.out}-{ns.quant}")
-    manifest = build_converted_fixture(out, seed=ns.seed, quant=ns.quant)
+    manifest = build_converted_fixture(out, seed=ns.seed, quant=ns.quant, quant_block=ns.quant_block,
+                                       external="yes" if ns.external else "auto")
     print(json.dumps({"out": str(out), "bytes": sum(f["bytes"] for f in manifest["files"].values())}))
 
 
@@ -363,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", type=Path, default=CONVERTED_FIXTURE,
                    help="package folder (with --quant, the default gains a -int8 / -int4 suffix)")
     f.add_argument("--quant", choices=["int8", "int4"])
+    f.add_argument("--quant-block", type=int, help="input features per scale (default: the converter's)")
+    f.add_argument("--external", action="store_true",
+                   help="weights in target.onnx.data (a quantized target then takes embeddings from the engine)")
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fixture_converted)
 

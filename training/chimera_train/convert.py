@@ -20,7 +20,8 @@ from .export import export_target
 from .families import family_templates
 from .hf_model import ConversionError, HFTarget
 from .onnx_weights import EXTERNAL_THRESHOLD, weight_bytes
-from .package import build_manifest, validate_package, write_manifest
+from .lookup import HOST_LOOKUP_INPUT, lookup_spec
+from .package import build_manifest, graph_io, validate_package, write_manifest
 from .verify_cases import case_inputs, compact_expected, fill_expected, write_cases
 
 PROTOBUF_LIMIT = 2_000_000_000
@@ -109,6 +110,9 @@ def convert(checkpoint: Path, out: Path, *, dtype: str = "fp32", external: str =
         data_files={"target_data": "target.onnx.data"} if external_data else None,
         metrics={"conversion_seconds": round(time.time() - started, 1), "weights_bytes": size},
         quantization=quantization_record(quantization))
+    if HOST_LOOKUP_INPUT in graph_io(out / "target.onnx")[0]:
+        manifest["io"]["target"]["inputs"].append(HOST_LOOKUP_INPUT)
+        manifest["quantization"]["embedding_lookup"] = lookup_spec(out / "target.onnx")
     write_manifest(out, manifest)
     validate_package(out)
     log(json.dumps({"event": "packaged", "out": str(out), "family": cfg.family, "chat_format": fam.chat_format,

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .export import target_input_names, target_output_names
+from .lookup import HOST_LOOKUP_INPUT
 from .onnx_build import MS, Graph, Quant, Stacked, quantize_blocks, rope_tables
 
 
@@ -88,7 +89,9 @@ def _describe_hf(model) -> Layers:
                   model.inv_freq, model.embed.weight, model.head_weight, model.model.norm.weight, layers)
 
 
-def build_target_graph(desc: Layers, quant: Quant | None = None) -> Graph:
+def build_target_graph(desc: Layers, quant: Quant | None = None, host_lookup: bool = False) -> Graph:
+    """`host_lookup` (quantized, external data): the graph takes `inputs_embeds` and the engine looks rows up
+    in the quantized table itself (lookup.py says why)."""
     n_layers = len(desc.layers)
     names_in = target_input_names(n_layers)
     g = Graph("chimera_target")
@@ -108,7 +111,7 @@ def build_target_graph(desc: Layers, quant: Quant | None = None) -> Graph:
     total_scalar = g.op("Squeeze", total, g.const([0]))
     room = g.op("ConstantOfShape", g.op("Concat", g.const([1]), t, g.const([h_kv, dh]), axis=0), value=_zero())
 
-    x = _embedding(g, desc, quant)
+    x = _embedding(g, desc, quant, host_lookup)
     pending = None
     for i, layer in enumerate(desc.layers):
         normed, x = g.block_input(pending, x, f"l{i}.attn_norm", layer.attn_norm, desc.eps)
@@ -134,7 +137,7 @@ def build_target_graph(desc: Layers, quant: Quant | None = None) -> Graph:
     return g
 
 
-def _embedding(g: Graph, desc: Layers, quant) -> str:
+def _embedding(g: Graph, desc: Layers, quant, host_lookup: bool = False) -> str:
     """Token embeddings [1,T,D]; quantized models look rows up in the quantized table (GatherBlockQuantized,
     the same blocks MatMulNBits reads), so the table is never held in fp32."""
     if quant is None or desc.width % quant.block:
@@ -142,6 +145,8 @@ def _embedding(g: Graph, desc: Layers, quant) -> str:
     packed, scales = quantize_blocks(desc.embed, quant)
     g.weight("embed.q", packed)
     g.weight("embed.scales", scales)
+    if host_lookup:
+        return g.input(HOST_LOOKUP_INPUT, "float32", [1, "T", desc.width])
     # The packed table keeps MatMulNBits' [V, blocks, bytes] layout (no second copy of it on disk); only the
     # scales are reshaped for the lookup, which wants them with the data's rank. The lookup reads the
     # table through an alias, so the LM head's prepacking can free the original (Graph.alias).
@@ -212,6 +217,13 @@ def _mlp(g: Graph, layer: Layer, i: int, x: str, quant) -> str:
     return g.linear(g.silu_mul(gate, up), f"l{i}.down", layer.down.detach(), quant, b[2])
 
 
+def host_lookup_applies(desc_width: int, external_data: bool, quant: Quant | None) -> bool:
+    """Whether the engine looks embeddings up itself: a quantized table in an external data file."""
+    return external_data and quant is not None and desc_width % quant.block == 0
+
+
 def export_target_graph(model, path: Path, external_data: bool = False, quant: Quant | None = None) -> list[Path]:
     with torch.no_grad():
-        return build_target_graph(describe(model), quant).save(path, external_data)
+        desc = describe(model)
+        host = host_lookup_applies(desc.width, external_data, quant)
+        return build_target_graph(desc, quant, host_lookup=host).save(path, external_data)
