@@ -87,8 +87,16 @@ EOF
 for pair in "fp32 F16" "int8 Q8_0" "int4 Q4_K_M"; do
   set -- $pair
   step "measuring chimera $1"
-  CHIMERA_THREADS=$THREADS node out/scripts/bench-model.js --model "$OUT/pkg-$1" | "$PY" -c \
-    'import json,sys; r=json.load(sys.stdin); r["engine"]="chimera"; print(json.dumps(r))' >> "$RESULTS"
+  # The process's lifetime peak, as /usr/bin/time measures llama-bench's, beside bench-model's own samples.
+  CHIMERA_THREADS=$THREADS /usr/bin/time -f "%M" -o "$OUT/time-chimera.txt" \
+    node out/scripts/bench-model.js --model "$OUT/pkg-$1" > "$OUT/chimera.json"
+  "$PY" - "$OUT/chimera.json" "$(tail -1 "$OUT/time-chimera.txt")" <<'EOF' >> "$RESULTS"
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["engine"] = "chimera"
+r["rssMB"]["peak"] = round(int(sys.argv[2]) / 1024)
+print(json.dumps(r))
+EOF
   if [ -n "$LLAMA" ]; then
     step "measuring llama.cpp $2"
     llama_bench "$2"
@@ -100,10 +108,10 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print(json.dumps({"machine": open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(),
                   "results": rows}, indent=1))
-lines = ["| Engine | Precision | Decode tok/s | Prompt (512) tok/s | c(8)/c(1) | c(16)/c(1) | Peak RSS |", "|---|---|---|---|---|---|---|"]
+lines = ["| Engine | Precision | Decode tok/s | Prompt (512) tok/s | c(8)/c(1) | c(16)/c(1) | Peak RSS (process) |", "|---|---|---|---|---|---|---|"]
 for r in rows:
     rel = r["verifyRelative"]
-    rss = r["rssMB"].get("peakWhileDecoding", r["rssMB"].get("peak"))
+    rss = r["rssMB"]["peak"]
     lines.append(f"| {r['engine']} | {r['precision']} | {r['decodeTokensPerSecond']} | {r['promptTokensPerSecond']} | "
                  f"{rel.get('8', rel.get(8))} | {rel.get('16', rel.get(16))} | {rss} MB |")
 print("\n".join(lines), file=sys.stderr)
