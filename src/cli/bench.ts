@@ -11,7 +11,7 @@ import { defaultThreads } from '../core/session';
 import { TemplateRegistry } from '../core/templates';
 import type { BenchArgs } from './args';
 import { openModel, readArgFile } from './common';
-import { divergence, NEAR_TIE, sameTokens, type Divergence } from './divergence';
+import { divergence, nearTieMargin, sameTokens, type Divergence } from './divergence';
 
 interface BenchPrompt {
   tokens: number[];
@@ -97,7 +97,7 @@ function add(t: ModeTotals, r: GenerationResult, identical: boolean): void {
   if (identical) t.identicalToAutoregressive += 1;
 }
 
-function summarise(t: ModeTotals, baseline: ModeTotals | undefined) {
+function summarise(t: ModeTotals, baseline: ModeTotals | undefined, nearTie: number) {
   const tps = t.decodeMs > 0 ? (t.decodedTokens * 1000) / t.decodeMs : 0;
   const baseTps = baseline && baseline.decodeMs > 0 ? (baseline.decodedTokens * 1000) / baseline.decodeMs : 0;
   return {
@@ -116,7 +116,7 @@ function summarise(t: ModeTotals, baseline: ModeTotals | undefined) {
     decodeMs: round(t.decodeMs),
     meanFirstTokenMs: round(t.runs > 0 ? t.firstTokenMs / t.runs : 0),
     identicalToAutoregressive: baseline ? `${t.identicalToAutoregressive}/${t.runs}` : null,
-    divergedAtNearTie: baseline ? t.divergences.filter((d) => d.top2Margin !== null && d.top2Margin < NEAR_TIE).length : null,
+    divergedAtNearTie: baseline ? t.divergences.filter((d) => d.top2Margin !== null && d.top2Margin < nearTie).length : null,
     divergences: baseline ? t.divergences : null,
     speedupVsAutoregressive: baseTps > 0 ? round(tps / baseTps) : null,
   };
@@ -161,6 +161,7 @@ export async function runBench(args: BenchArgs): Promise<void> {
       }
     }
     const baseline = totals.get('autoregressive');
+    const nearTie = nearTieMargin(model.manifest);
     const report = {
       model: model.manifest.name,
       device: model.device.kind,
@@ -179,7 +180,8 @@ export async function runBench(args: BenchArgs): Promise<void> {
       draftMsPerCall: round((costs ?? model.costs).draft),
       draftGainByLookupLevel: session.treePolicy.draftGains(),
       acceptance: session.treePolicy.stats.snapshot(),
-      modes: Object.fromEntries(modes.map((m) => [m, summarise(totals.get(m)!, m === 'autoregressive' ? undefined : baseline)])),
+      nearTieMargin: nearTie,
+      modes: Object.fromEntries(modes.map((m) => [m, summarise(totals.get(m)!, m === 'autoregressive' ? undefined : baseline, nearTie)])),
     };
     process.stdout.write(JSON.stringify(report, null, args.json ? 2 : 2) + '\n');
   } finally {

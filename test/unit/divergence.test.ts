@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { divergence, sameTokens } from '../../src/cli/divergence';
+import { divergence, NEAR_TIE, nearTieMargin, QUANTIZED_NEAR_TIE, sameTokens } from '../../src/cli/divergence';
 
 describe('bench divergence report', () => {
   it('finds the first differing token and the reference margin there', () => {
@@ -16,5 +16,11 @@ describe('bench divergence report', () => {
     assert.ok(sameTokens([1, 2], [1, 2]));
     assert.ok(!sameTokens([1, 2], [1, 2, 3]));
     assert.ok(!sameTokens([1, 2], [1, 3]));
+  });
+
+  it('takes int8 activation rounding as a near-tie only for quantized packages', () => {
+    assert.equal(nearTieMargin({}), NEAR_TIE);
+    assert.equal(nearTieMargin({ quantization: { bits: 8, block_size: 128 } }), QUANTIZED_NEAR_TIE);
+    assert.ok(QUANTIZED_NEAR_TIE > 0.09, 'the measured flips reach 0.09');
   });
 });
