@@ -111,7 +111,7 @@ export class DecodingSession {
     this.treeBudget = Math.min(rowCap, options.treeBudget ?? (kind === 'static' ? 16 : MAX_TREE));
     this.reserve = kind === 'static' ? this.treeBudget : 1;
     this.costs = options.costs ?? model.costs;
-    this.policy = new TreePolicy({ tree: kind, maxNodes: this.treeBudget, draftTree }, this.costs);
+    this.policy = new TreePolicy({ tree: kind, maxNodes: this.treeBudget, draftTree, chains: !target.trees }, this.costs);
     this.ngram = options.ngram ?? (kind === 'static' ? STATIC_NGRAM : POLICY_NGRAM);
     this.prefillChunk = Math.min(rowCap, options.prefillChunk ?? PREFILL_CHUNK);
   }

@@ -12,7 +12,7 @@ import { checkSessionNames, loadPackage, type ModelPackage } from './package';
 import type { VerifiedStore } from './verified';
 import type { StandardLayout } from './formats/standard';
 import { loadCosts } from './profile';
-import { largestSoundBlock } from './gpu/blockCheck';
+import { largestSoundBlock, treesSound } from './gpu/blockCheck';
 import type { ProviderName } from './gpu/types';
 import { createSession, defaultThreads, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
 import { TextTokenizer } from './tokenizer';
@@ -37,6 +37,11 @@ export interface LoadedModel {
    * (gpu/blockCheck.ts); null when any block the decoder uses is sound.
    */
   readonly maxBlockRows: number | null;
+  /**
+   * Whether the provider computes verification trees right (gpu/blockCheck.ts); where it does not, the
+   * decoder verifies chains only.
+   */
+  readonly treesSound: boolean;
   /** Embedding rows the engine reads for a target that takes `inputs_embeds`; null when the graph looks them up. */
   readonly embeddings: HostEmbeddings | null;
   dispose(): Promise<void>;
@@ -200,6 +205,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
   const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, draftDevice, context, layout, embeddings };
   let costs: CostModel;
   let maxBlockRows: number | null;
+  let trees: boolean;
   try {
     maxBlockRows = await largestSoundBlock(parts);
     if (maxBlockRows !== null) {
@@ -207,8 +213,14 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
       options.log('warn', `device: ${why}`);
       created.device.reason += `; ${why}`;
     }
+    trees = pkg.layout ? false : await treesSound(parts, maxBlockRows);
+    if (!trees && !pkg.layout) {
+      const why = `${created.device.kind} computes verification trees of this model wrongly (siblings see each other), so it verifies chains only`;
+      options.log('warn', `device: ${why}`);
+      created.device.reason += `; ${why}`;
+    }
     const threads = options.threads ?? defaultThreads();
-    costs = options.costs === 'default' ? new CostModel(defaultProfile()) : await loadCosts({ ...parts, maxBlockRows }, threads, options.costStore ?? null, options.log);
+    costs = options.costs === 'default' ? new CostModel(defaultProfile()) : await loadCosts({ ...parts, maxBlockRows, treesSound: trees }, threads, options.costStore ?? null, options.log);
   } catch (err) {
     await releaseAll();
     throw err;
@@ -226,6 +238,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     context,
     layout,
     maxBlockRows,
+    treesSound: trees,
     embeddings,
     dispose: releaseAll,
   };

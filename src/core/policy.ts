@@ -73,6 +73,8 @@ export interface PolicyOptions {
   /** Most nodes a tree may have, root included. */
   maxNodes: number;
   draftTree?: DraftTree | null;
+  /** Verify chains only (no siblings): the device was found to compute trees wrongly (LoadedModel.treesSound). */
+  chains?: boolean;
 }
 
 export class TreePolicy {
@@ -91,7 +93,7 @@ export class TreePolicy {
     const budget = Math.max(1, Math.min(this.options.maxNodes, room));
     const candidates: Candidate[] = [{ token: root, parent: -1, p: 1, keys: [], source: 'ngram' }];
     if (mode !== 'autoregressive' && lookup) this.addLookup(candidates, lookup);
-    const lookupOnly = select(candidates, budget, this.cost, 0);
+    const lookupOnly = select(candidates, budget, this.cost, 0, this.options.chains);
     const level = LEVELS.findIndex((l) => lookupOnly.expected - 1 < l);
     const plan = { mode, root, runDraft: false, lookup, candidates, lookupOnly, level: level === -1 ? LEVELS.length : level, budget };
     if (mode === 'chimera' && budget > 1) plan.runDraft = this.options.tree === 'static' || this.draftPays(plan.level);
@@ -104,7 +106,7 @@ export class TreePolicy {
     if (!proposal) return toChoice(plan.candidates, plan.lookupOnly);
     const candidates = plan.candidates.map((c) => ({ ...c, keys: [...c.keys] }));
     this.addDraft(candidates, proposal);
-    const withDraft = select(candidates, plan.budget, this.cost, this.cost.draft);
+    const withDraft = select(candidates, plan.budget, this.cost, this.cost.draft, this.options.chains);
     const ratio = withDraft.value / Math.max(1e-9, plan.lookupOnly.value);
     this.gain[plan.level] = this.gain[plan.level]! + GAIN_RATE * (ratio - this.gain[plan.level]!);
     return toChoice(candidates, withDraft);
@@ -163,7 +165,8 @@ export class TreePolicy {
 
   private staticTree(plan: StepPlan, proposal: DraftProposal | null): TreeChoice {
     const lookup = plan.mode === 'autoregressive' ? null : plan.lookup;
-    const tree = proposeTree({ root: plan.root, draft: proposal, draftTree: this.options.draftTree ?? null, lookup, budget: plan.budget });
+    let tree = proposeTree({ root: plan.root, draft: proposal, draftTree: this.options.draftTree ?? null, lookup, budget: plan.budget });
+    if (this.options.chains) tree = firstChain(tree);
     return { tree, keys: tree.tokens.map(() => []), expected: 0 };
   }
 }
@@ -182,10 +185,14 @@ function addCandidate(candidates: Candidate[], parent: number, token: number, ke
   return candidates.length - 1;
 }
 
-/** The best tree: nodes by decreasing survival, cut where expected tokens per millisecond peak. */
-function select(candidates: readonly Candidate[], budget: number, cost: CostModel, draftMs: number): Selection {
+/**
+ * The best tree: nodes by decreasing survival, cut where expected tokens per millisecond peak. With
+ * `chains`, the nodes are those of the likeliest path (the most surviving child at every depth), cut the
+ * same way.
+ */
+function select(candidates: readonly Candidate[], budget: number, cost: CostModel, draftMs: number, chains = false): Selection {
   const survival = survivals(candidates);
-  const order = candidates.map((_, i) => i).slice(1).sort((a, b) => survival[b]! - survival[a]! || a - b);
+  const order = chains ? likeliestPath(candidates, survival) : candidates.map((_, i) => i).slice(1).sort((a, b) => survival[b]! - survival[a]! || a - b);
   let best: Selection = { nodes: [], expected: 1, value: 1 / (cost.target(1) + draftMs) };
   let expected = 1;
   for (let n = 1; n <= Math.min(budget - 1, order.length); n++) {
@@ -195,6 +202,29 @@ function select(candidates: readonly Candidate[], budget: number, cost: CostMode
   }
   best.nodes.sort((a, b) => a - b); // candidate order keeps parents before children
   return best;
+}
+
+/** Candidate indices from the root down, each the most surviving child of the one before. */
+function likeliestPath(candidates: readonly Candidate[], survival: readonly number[]): number[] {
+  const path: number[] = [];
+  for (let at = 0; ; ) {
+    let next = -1;
+    for (let i = at + 1; i < candidates.length; i++) if (candidates[i]!.parent === at && (next === -1 || survival[i]! > survival[next]!)) next = i;
+    if (next === -1) return path;
+    path.push(next);
+    at = next;
+  }
+}
+
+/** The tree's first path (every node's first child), for a device that verifies chains only. */
+function firstChain(tree: TokenTree): TokenTree {
+  const chain = new TokenTree(tree.tokens[0]!);
+  for (let at = 0, node = 0; ; ) {
+    const child = tree.parents.indexOf(at, at + 1);
+    if (child === -1) return chain;
+    node = chain.add(node, tree.tokens[child]!, tree.sources[child] === 'root' ? 'ngram' : (tree.sources[child] as 'draft' | 'ngram'));
+    at = child;
+  }
 }
 
 /** Survival of each candidate; siblings' estimates are scaled down when together they exceed 1. */

@@ -16,7 +16,7 @@ import type { LoadedModel } from './model';
 import { StandardTarget } from './formats/standardTarget';
 import { createCache, disposeDeviceOutputs, int64, type CacheKind } from './runner';
 import { loadOrt, type Session } from './session';
-import type { TreeShape } from './tree';
+import { isChain, type TreeShape } from './tree';
 
 export interface TargetStep {
   /** [keep * V] logits of the last `keep` tokens. */
@@ -48,23 +48,25 @@ export async function createTarget(model: LoadedModel, capacity: number, kind: C
   const m = model.manifest.model;
   if (model.layout) return new StandardTarget(model.target, model.layout, { vocab: m.vocab_size, width: m.d_model, layers: m.n_layers, kvHeads: m.n_kv_heads, headDim: m.head_dim }, capacity);
   const cache = await createCache(model, NativeTarget.layout(model, capacity), kind);
-  return new NativeTarget(model.target, cache, { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model }, model.embeddings);
+  return new NativeTarget(model.target, cache, { vocab: model.manifest.model.vocab_size, width: model.manifest.model.d_model, trees: model.treesSound ?? true }, model.embeddings);
 }
 
 export class NativeTarget implements TargetModel {
   readonly vocab: number;
   readonly width: number;
-  readonly trees = true;
+  /** False where the provider was found to compute trees wrongly (LoadedModel.treesSound): chains only. */
+  readonly trees: boolean;
 
   constructor(
     private readonly session: Session,
     private readonly cache: KvCache,
-    dims: { vocab: number; width: number },
+    dims: { vocab: number; width: number; trees?: boolean },
     /** Where the graph takes `inputs_embeds`, the package's rows read by the engine (embeddings.ts). */
     private readonly embeddings: HostEmbeddings | null = null,
   ) {
     this.vocab = dims.vocab;
     this.width = dims.width;
+    this.trees = dims.trees ?? true;
   }
 
   static layout(model: LoadedModel, capacity: number): CacheLayout {
@@ -89,6 +91,7 @@ export class NativeTarget implements TargetModel {
   }
 
   async forward(tokens: readonly number[], keep: number, tree?: TreeShape): Promise<TargetStep> {
+    if (tree && !this.trees && !isChain(tree)) throw new Error('this model verifies chains only on this device (its trees were found computed wrongly)');
     const ort = loadOrt();
     const t = tokens.length;
     const p = this.cache.length;

@@ -46,6 +46,11 @@ export function buildShape(parents: readonly number[]): TreeShape {
   return { size, parents: Int32Array.from(parents), depths, children, mask, leafPaths };
 }
 
+/** Whether every node's parent is the one before it (what a device without sound trees can verify). */
+export function isChain(tree: Pick<TreeShape, 'parents'>): boolean {
+  return tree.parents.every((p, i) => p === i - 1);
+}
+
 /** Caches shapes by their parent arrays; a handful of shapes recur across steps. */
 export class ShapeCache {
   private readonly shapes = new Map<string, TreeShape>();

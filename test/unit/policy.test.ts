@@ -140,6 +140,27 @@ describe('tree policy', () => {
     assert.ok(tree.tokens.includes(21) && tree.tokens.includes(12), 'the draft chain and the lookup run branch apart');
   });
 
+  it('verifies chains only where the device computes trees wrongly: the likeliest path, no siblings', () => {
+    const options = { tree: 'cost' as const, maxNodes: 32 };
+    const costs = new CostModel(linearProfile(1, 0.001, 0.01));
+    const branching = new TreePolicy(options, costs).choose(new TreePolicy(options, costs).plan('chimera', 7, lookup([11, 12]), 100), proposal([11, 21, 22], Math.log(0.9)));
+    assert.ok(branching.tree.parents.some((p, i) => i > 0 && p !== i - 1), 'with sound trees the draft and lookup branch apart');
+    const policy = new TreePolicy({ ...options, chains: true }, costs);
+    const plan = policy.plan('chimera', 7, lookup([11, 12]), 100);
+    const { tree } = policy.choose(plan, proposal([11, 21, 22], Math.log(0.9)));
+    tree.parents.forEach((p, i) => assert.equal(p, i - 1, `node ${i} follows the one before it`));
+    assert.equal(tree.tokens[1], 11, 'the token both sources propose comes first');
+    assert.ok(tree.size >= 3, `a chain, not just the root: ${tree.tokens.join(',')}`);
+  });
+
+  it('cuts the static tree to its first path where the device verifies chains only', () => {
+    const draftTree = { slots: [{ parent: 0, step: 0, rank: 0 }, { parent: 0, step: 0, rank: 1 }, { parent: 1, step: 1, rank: 0 }] };
+    const policy = new TreePolicy({ tree: 'static', maxNodes: 16, draftTree, chains: true }, new CostModel(linearProfile(1, 0)));
+    const { tree } = policy.choose(policy.plan('chimera', 7, null, 100), proposal([21, 22], Math.log(0.5)));
+    assert.deepEqual(tree.tokens, [7, 21, 22]);
+    assert.deepEqual(tree.parents, [-1, 0, 1]);
+  });
+
   it('stops calling a draft that does not pay, but keeps trying it now and then', () => {
     const costs = new CostModel(linearProfile(1, 0.05, 5)); // a draft five times a target step
     const policy = new TreePolicy({ tree: 'cost', maxNodes: 32 }, costs);

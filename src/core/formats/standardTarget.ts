@@ -9,7 +9,7 @@ import type { Tensor } from 'onnxruntime-node';
 import { int64 } from '../runner';
 import { loadOrt, type Session } from '../session';
 import type { TargetModel, TargetStep } from '../target';
-import type { TreeShape } from '../tree';
+import { isChain, type TreeShape } from '../tree';
 import type { StandardLayout } from './standard';
 
 interface Dims {
@@ -50,7 +50,7 @@ export class StandardTarget implements TargetModel {
   }
 
   async forward(tokens: readonly number[], keep: number, tree?: TreeShape): Promise<TargetStep> {
-    if (tree && tree.parents.some((p, i) => p !== i - 1)) throw new Error('this model verifies chains only (its graph has no tree mask)');
+    if (tree && !isChain(tree)) throw new Error('this model verifies chains only (its graph has no tree mask)');
     const ort = loadOrt();
     const t = tokens.length;
     const p = this.used;

@@ -8,7 +8,13 @@
  * A wrong kernel on a user's adapter would break the product's central promise silently, so each GPU
  * load measures the largest block that agrees with half-blocks, and the decoder cuts prompts and trees
  * to it. On a sound adapter this costs a few small forward passes.
+ *
+ * Trees are checked too (`treesSound`): on SwiftShader, the WebGPU GroupQueryAttention of onnxruntime 1.30
+ * computes a tree as if it were a chain (every node sees all earlier nodes, whatever the tree mask says),
+ * so on a grouped-query model (Qwen, Llama) a drafted alternative's logits were off by 3-7 while chains
+ * agreed to 1e-6. Where trees are unsound the decoder verifies chains only, which such a kernel gets right.
  */
+import { buildShape } from '../tree';
 import { createTarget, type TargetModel } from '../target';
 import type { LoadedModel } from '../model';
 
@@ -68,6 +74,38 @@ export async function largestSoundBlock(model: Checkable): Promise<number | null
       sound = rows;
     }
     return null;
+  } finally {
+    runner.dispose();
+  }
+}
+
+/** A tree with siblings at two depths: each node's logits are compared with its path's, run as a chain. */
+const PROBE_TREE = [-1, 0, 0, 1, 2, 3];
+
+/**
+ * Whether this model's provider computes a tree (siblings masked from each other) as it computes each of
+ * the tree's paths alone; always true on the CPU provider, the reference.
+ */
+export async function treesSound(model: Checkable, maxRows: number | null): Promise<boolean> {
+  if (model.device.kind === 'cpu' || (maxRows !== null && maxRows < PROBE_TREE.length)) return true;
+  const vocab = model.manifest.model.vocab_size;
+  const context = probeTokens(vocab, 8);
+  const tokens = probeTokens(vocab, context.length + PROBE_TREE.length).slice(context.length);
+  const runner = await createTarget(model as LoadedModel, context.length + PROBE_TREE.length);
+  try {
+    await (await runner.forward(context, 1)).commit(context.map((_, i) => i));
+    const tree = await runner.forward(tokens, tokens.length, buildShape(PROBE_TREE));
+    const treeLogits = Float32Array.from(tree.logits);
+    tree.release();
+    for (let node = 1; node < PROBE_TREE.length; node++) {
+      const path: number[] = [];
+      for (let n = node; n !== -1; n = PROBE_TREE[n]!) path.unshift(n);
+      const chain = await runner.forward(path.map((n) => tokens[n]!), path.length);
+      const last = Float32Array.from(chain.logits.subarray((path.length - 1) * vocab, path.length * vocab));
+      chain.release();
+      if (!agree(last, treeLogits.subarray(node * vocab, (node + 1) * vocab))) return false;
+    }
+    return true;
   } finally {
     runner.dispose();
   }
