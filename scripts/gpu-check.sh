@@ -9,6 +9,8 @@
 #                      the draft on the GPU beside the target instead of on the CPU (--draft-on target)
 #   code-static.json   the manifest's fixed tree on the same prompts, for comparison with the cost policy
 #   code-cpu.json      the host's CPU on the same prompts (a many-core CPU has another c(T) curve)
+#   gqa-trees.json     a grouped-query (Qwen2-shaped) int8 package on the GPU: its deviceReason says
+#                      whether the tree check found the driver's GroupQueryAttention ignoring tree masks
 #   log.txt            every command's stderr
 # Each step has its own time limit, so one slow step cannot take the others with it.
 # Environment: MODEL (default: the bundled model), PROMPTS (prompts per file, default 25), TOKENS_SCALE
@@ -47,6 +49,8 @@ bench code 100 gpu code 128 --modes autoregressive,chimera,ngram
 bench fim 70 gpu fim 64 --modes autoregressive,chimera,ngram
 bench refactor 110 gpu refactor 256 --modes autoregressive,chimera,ngram
 bench code-draft-gpu 60 gpu code 128 --modes chimera,ngram --draft-on target
-bench code-static 50 gpu code 128 --modes chimera --tree static
-bench code-cpu 50 cpu code 128 --modes autoregressive,chimera,ngram
+bench code-static 40 gpu code 128 --modes chimera --tree static
+bench code-cpu 40 cpu code 128 --modes autoregressive,chimera,ngram
+model=test/fixtures/converted-qwen2-int8
+bench gqa-trees 20 gpu code 32 --modes autoregressive,chimera
 rm -rf "$work"
