@@ -132,6 +132,26 @@ function checkDraftDims(file: string, m: Manifest, draft: Session): void {
   checkCacheDims(file, draft, ['present_context.key', 'present_context.value'], 'output', heads, size);
 }
 
+type DeviceSoundness = Pick<LoadedModel, 'maxBlockRows' | 'treesSound'>;
+
+/**
+ * What the provider computes right (gpu/blockCheck.ts): the largest block, and whether trees. Where either
+ * falls short, the device's reason says so, for the log, the status bar and `chimera doctor`.
+ */
+async function checkDevice(parts: Parameters<typeof largestSoundBlock>[0], log: Logger): Promise<DeviceSoundness> {
+  const { device } = parts;
+  const note = (why: string) => {
+    log('warn', `device: ${why}`);
+    device.reason += `; ${why}`;
+  };
+  const maxBlockRows = await largestSoundBlock(parts);
+  if (maxBlockRows !== null) note(`${device.kind} computes blocks of more than ${maxBlockRows} tokens wrongly on this adapter, so prompts and trees are cut to ${maxBlockRows}`);
+  // A standard export's graph has no tree mask at all: it verifies chains everywhere.
+  const treesOk = parts.layout ? false : await treesSound(parts, maxBlockRows);
+  if (!treesOk && !parts.layout) note(`${device.kind} computes verification trees of this model wrongly (siblings see each other), so it verifies chains only`);
+  return { maxBlockRows, treesSound: treesOk };
+}
+
 /** The package's embedding lookup, where its graph takes `inputs_embeds` (and only there). */
 function openEmbeddings(pkg: ModelPackage, target: Session): HostEmbeddings | null {
   const takesEmbeddings = target.inputNames.includes(HOST_LOOKUP_INPUT);
@@ -204,23 +224,11 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
   const layout = pkg.layout ? { ...pkg.layout, positionIds: target.inputNames.includes('position_ids') } : null;
   const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, draftDevice, context, layout, embeddings };
   let costs: CostModel;
-  let maxBlockRows: number | null;
-  let trees: boolean;
+  let sound: DeviceSoundness;
   try {
-    maxBlockRows = await largestSoundBlock(parts);
-    if (maxBlockRows !== null) {
-      const why = `${created.device.kind} computes blocks of more than ${maxBlockRows} tokens wrongly on this adapter, so prompts and trees are cut to ${maxBlockRows}`;
-      options.log('warn', `device: ${why}`);
-      created.device.reason += `; ${why}`;
-    }
-    trees = pkg.layout ? false : await treesSound(parts, maxBlockRows);
-    if (!trees && !pkg.layout) {
-      const why = `${created.device.kind} computes verification trees of this model wrongly (siblings see each other), so it verifies chains only`;
-      options.log('warn', `device: ${why}`);
-      created.device.reason += `; ${why}`;
-    }
+    sound = await checkDevice(parts, options.log);
     const threads = options.threads ?? defaultThreads();
-    costs = options.costs === 'default' ? new CostModel(defaultProfile()) : await loadCosts({ ...parts, maxBlockRows, treesSound: trees }, threads, options.costStore ?? null, options.log);
+    costs = options.costs === 'default' ? new CostModel(defaultProfile()) : await loadCosts({ ...parts, ...sound }, threads, options.costStore ?? null, options.log);
   } catch (err) {
     await releaseAll();
     throw err;
@@ -237,8 +245,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     costs,
     context,
     layout,
-    maxBlockRows,
-    treesSound: trees,
+    ...sound,
     embeddings,
     dispose: releaseAll,
   };

@@ -26,7 +26,7 @@ const BLOCKS = [2, 4, 8, 16, 32, 256] as const;
 /** A sound kernel differs in the last bits (1e-5 measured); a broken one by whole units. */
 const RELATIVE_TOLERANCE = 1e-2;
 
-type Checkable = Pick<LoadedModel, 'manifest' | 'target' | 'device' | 'layout' | 'context' | 'draft' | 'pkg'>;
+type Checkable = Pick<LoadedModel, 'manifest' | 'target' | 'device' | 'layout' | 'context' | 'draft' | 'pkg' | 'embeddings'>;
 
 /** Token ids spread over the vocabulary, deterministic. */
 function probeTokens(vocab: number, count: number): number[] {
