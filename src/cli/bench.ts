@@ -167,6 +167,9 @@ export async function runBench(args: BenchArgs): Promise<void> {
       device: model.device.kind,
       deviceReason: model.device.reason,
       draftDevice: model.draftDevice,
+      /** False where the device computes trees wrongly and verification runs chains only (gpu/blockCheck.ts). */
+      treesSound: model.treesSound,
+      maxBlockRows: model.maxBlockRows,
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: availableParallelism(),
       threads: defaultThreads(),
