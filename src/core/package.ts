@@ -11,7 +11,7 @@ import { PackageError } from './errors';
 import { detectStandard, loadStandardPackage, type StandardLayout } from './formats/standard';
 import { INCOMPLETE_MARKER } from './hub';
 import { MANIFEST_FILE, parseManifest, type FileEntry, type Manifest } from './manifest';
-import { sameStamp, stampOf, type VerifiedStore } from './verified';
+import { sameStamp, stampFrom, stampOf, type VerifiedStore } from './verified';
 
 export interface ModelPackage {
   dir: string;
@@ -41,7 +41,7 @@ async function checkFile(dir: string, role: string, entry: FileEntry, verified: 
   }
   if (!info.isFile()) throw new PackageError(path, `not a file (${role} file listed in ${MANIFEST_FILE})`);
   if (entry.bytes !== undefined && info.size !== entry.bytes) throw new PackageError(path, `is ${info.size} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
-  const before = verified ? await stampOf(path) : null;
+  const before = verified ? stampFrom(info) : null;
   if (before && (await verified!.lookup(path, before)) === entry.sha256) return path;
   const digest = await sha256File(path);
   if (digest !== entry.sha256) {

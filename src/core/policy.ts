@@ -222,7 +222,8 @@ function firstChain(tree: TokenTree): TokenTree {
   for (let at = 0, node = 0; ; ) {
     const child = tree.parents.indexOf(at, at + 1);
     if (child === -1) return chain;
-    node = chain.add(node, tree.tokens[child]!, tree.sources[child] === 'root' ? 'ngram' : (tree.sources[child] as 'draft' | 'ngram'));
+    // Only the root has the source 'root', and a child is never the root.
+    node = chain.add(node, tree.tokens[child]!, tree.sources[child] as 'draft' | 'ngram');
     at = child;
   }
 }

@@ -9,6 +9,7 @@
  * always hashes in full.
  */
 import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -32,9 +33,13 @@ export interface VerifiedStore {
   record(path: string, stamp: FileStamp, sha256: string): Promise<void>;
 }
 
-export async function stampOf(path: string): Promise<FileStamp> {
-  const s = await stat(path);
+/** The stamp of a file already stat'ed. */
+export function stampFrom(s: Stats): FileStamp {
   return { size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino, dev: s.dev };
+}
+
+export async function stampOf(path: string): Promise<FileStamp> {
+  return stampFrom(await stat(path));
 }
 
 export function sameStamp(a: FileStamp, b: FileStamp): boolean {
