@@ -198,7 +198,7 @@ def cmd_fixture_converted(ns) -> None:
 
     out = ns.out if ns.quant is None or ns.out != CONVERTED_FIXTURE else Path(f"{ns.out}-{ns.quant}")
     manifest = build_converted_fixture(out, seed=ns.seed, quant=ns.quant, quant_block=ns.quant_block,
-                                       external="yes" if ns.external else "auto")
+                                       external="yes" if ns.external else "auto", head_part_bytes=ns.head_part_bytes)
     print(json.dumps({"out": str(out), "bytes": sum(f["bytes"] for f in manifest["files"].values())}))
 
 
@@ -367,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quant-block", type=int, help="input features per scale (default: the converter's)")
     f.add_argument("--external", action="store_true",
                    help="weights in target.onnx.data (a quantized target then takes embeddings from the engine)")
+    f.add_argument("--head-part-bytes", type=int,
+                   help="bytes per row part of the LM head (default: the converter's; small values test parts)")
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fixture_converted)
 

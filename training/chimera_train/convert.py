@@ -68,9 +68,10 @@ def reference_forward(target: HFTarget) -> Callable[[list[int]], tuple[torch.Ten
 
 def convert(checkpoint: Path, out: Path, *, dtype: str = "fp32", external: str = "auto", name: str | None = None,
             chat_format: str | None = None, quant: str | None = None, quant_block: int | None = None,
-            log: Callable[[str], None] = print) -> dict:
+            head_part_bytes: int | None = None, log: Callable[[str], None] = print) -> dict:
     """`quant` (int8 or int4) stores every linear layer and the LM head as weight-only quantized blocks
-    (onnxruntime's MatMulNBits); the weights are read in fp32 first."""
+    (onnxruntime's MatMulNBits); the weights are read in fp32 first. `head_part_bytes` overrides the size of
+    the LM head's row parts (graph_target.HEAD_PART_BYTES; quantized external data only)."""
     checkpoint, out = Path(checkpoint), Path(out)
     started = time.time()
     if quant is not None and (quant not in QUANT_BITS or dtype != "fp32"):
@@ -85,7 +86,7 @@ def convert(checkpoint: Path, out: Path, *, dtype: str = "fp32", external: str =
     for stale in STALE:
         (out / stale).unlink(missing_ok=True)
     quantization = quant_spec(quant, quant_block or QUANT_BLOCK.get(quant or "", 32))
-    export_target(target, out / "target.onnx", external_data, quant=quantization)
+    export_target(target, out / "target.onnx", external_data, quant=quantization, head_part_bytes=head_part_bytes)
     log(json.dumps({"event": "exported", "file": "target.onnx", "external_data": external_data, "quant": quant,
                     "weights_bytes": size, "seconds": round(time.time() - started, 1)}))
     cases = fill_expected(case_inputs(min(cfg.vocab_size, _tokenizer_size(tok_json))), reference_forward(target))

@@ -67,7 +67,8 @@ def example_target_inputs(model: TargetLM, t: int = 3, p: int = 2) -> tuple:
     return (ids, pos, causal_bias(t, p), torch.tensor([t]), *past)
 
 
-def export_target(model: TargetLM, path: Path, external_data: bool = False, quant=None) -> list[Path]:
+def export_target(model: TargetLM, path: Path, external_data: bool = False, quant=None,
+                  head_part_bytes: int | None = None) -> list[Path]:
     """Writes target.onnx (and target.onnx.data with `external_data`); returns the files written.
 
     fp32 and quantized (`quant`, onnx_build.Quant) targets are written by hand (graph_target.py: fused
@@ -77,7 +78,7 @@ def export_target(model: TargetLM, path: Path, external_data: bool = False, quan
     if quant is not None or next(model.parameters()).dtype == torch.float32:
         from .graph_target import export_target_graph
 
-        return export_target_graph(model, path, external_data, quant=quant)
+        return export_target_graph(model, path, external_data, quant=quant, head_part_bytes=head_part_bytes)
     n = model.cfg.n_layers
     inputs, outputs = target_input_names(n), target_output_names(n)
     dynamic = {"input_ids": {1: "T"}, "position_ids": {1: "T"}, "attention_bias": {2: "T", 3: "PT"},

@@ -72,7 +72,8 @@ def build_standard_fixture(out: Path, family: str, layout: str, seed: int = 0, p
 
 
 def build_converted_fixture(out: Path, seed: int = 0, draft_steps: int = 40, quant: str | None = None,
-                            quant_block: int | None = None, external: str = "auto") -> dict:
+                            quant_block: int | None = None, external: str = "auto",
+                            head_part_bytes: int | None = None) -> dict:
     """A converted Hugging Face package for the engine tier (under 2 MB): a tiny random Qwen2 checkpoint
     (grouped-query attention, biases, tied head, ChatML and FIM tokens) through `convert` (with `quant`,
     int8 or int4 weights, and `external` data, where a quantized target takes its embeddings from the
@@ -90,7 +91,8 @@ def build_converted_fixture(out: Path, seed: int = 0, draft_steps: int = 40, qua
         if out.exists():
             shutil.rmtree(out)
         convert(root / "checkpoint", out, name=f"chimera-test-converted-qwen2{'-' + quant if quant else ''}",
-                quant=quant, quant_block=quant_block, external=external, log=lambda _: None)
+                quant=quant, quant_block=quant_block, external=external, head_part_bytes=head_part_bytes,
+                log=lambda _: None)
         (root / "corpus.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in sample_texts()))
         args = HFDraftArgs(run_dir=root / "run", steps=draft_steps, batch_size=4, seq_len=64, eval_every=draft_steps,
                            eval_batches=2, threads=2, device="cpu")

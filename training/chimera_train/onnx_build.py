@@ -111,6 +111,7 @@ class Graph:
         self.weight_info: dict[str, tuple[list[int], int]] = {}
         self.constants: list[onnx.TensorProto] = []
         self.aliases: dict[str, str] = {}
+        self.alias_rows: dict[str, tuple[int, int]] = {}
         self._ids = itertools.count()
 
     # ---- declarations --------------------------------------------------------------------------------
@@ -151,6 +152,34 @@ class Graph:
         self.weight_info[name] = self.weight_info[source]
         return name
 
+    def row_view(self, name: str, source: str, start: int, stop: int) -> str:
+        """An alias over rows [start, stop) of `source` (its first dimension): a part of a weight, read
+        from the same bytes of the data file (external data only)."""
+        shape, elem = self.weight_info[source]
+        self.aliases[name] = source
+        self.alias_rows[name] = (start, stop)
+        self.weight_info[name] = ([stop - start, *shape[1:]], elem)
+        return name
+
+    def matmul_nbits(self, x: str, packed: str, scales: str, k: int, n: int, quant, part_bytes: int | None = None,
+                     extra: tuple[str, ...] = ()) -> str:
+        """x @ W.T for a weight quantized in blocks. With `part_bytes`, a large W is read as row parts of at
+        most that size, each its own MatMulNBits, joined by a Concat: onnxruntime holds a weight's bytes and
+        its prepacked copy together while it packs, so the largest weight sets the load's peak memory (an LM
+        head: 136 MB for a 0.5B model, 545 MB for a 7B one), and parts bound it."""
+        blocks = -(-k // quant.block)
+        row_bytes = blocks * quant.block * quant.bits // 8
+        parts = 1 if part_bytes is None or extra else -(-n * row_bytes // part_bytes)
+        attrs = dict(domain=MS, K=k, bits=quant.bits, block_size=quant.block, accuracy_level=quant.accuracy_level)
+        if parts <= 1 or n <= ROW_TILE:
+            return self.op("MatMulNBits", x, packed, scales, *extra, N=n, **attrs)
+        rows = -(-n // parts // ROW_TILE) * ROW_TILE
+        outs = [self.op("MatMulNBits", x, self.row_view(f"{packed}.rows{start}", packed, start, min(n, start + rows)),
+                        self.row_view(f"{scales}.rows{start}", scales, start * blocks, min(n, start + rows) * blocks),
+                        N=min(n, start + rows) - start, **attrs)
+                for start in range(0, n, rows)]
+        return self.op("Concat", *outs, axis=-1)
+
     def const(self, value, dtype=np.int64) -> str:
         name = f"c{next(self._ids)}"
         self.constants.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
@@ -164,8 +193,9 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, domain=domain, **attrs))
         return outs[0] if outputs == 1 else tuple(outs)
 
-    def linear(self, x: str, name: str, weight: torch.Tensor | Stacked, quant: Quant | None = None, bias: torch.Tensor | None = None) -> str:
-        """x @ weight.T (+ bias), weight in nn.Linear layout [out, in]."""
+    def linear(self, x: str, name: str, weight: torch.Tensor | Stacked, quant: Quant | None = None, bias: torch.Tensor | None = None,
+               part_bytes: int | None = None) -> str:
+        """x @ weight.T (+ bias), weight in nn.Linear layout [out, in]; `part_bytes`: see matmul_nbits."""
         n, k = weight.shape
         if quant is None:
             w = self.lazy_weight(name, lambda: _made(weight).detach().T.contiguous().to(torch.float32), [k, n], torch.float32)
@@ -184,9 +214,8 @@ class Graph:
             packed = self.lazy_weight(f"{name}.q", part(0), [n, blocks, quant.block * quant.bits // 8], torch.uint8)
             scales = self.lazy_weight(f"{name}.scales", part(1), [n * blocks], torch.float32)
             # The bias rides in the operator's own input rather than a separate Add node.
-            extra = ["", "", self.weight(f"{name}.bias", bias)] if bias is not None else []  # zero points, g_idx, bias
-            return self.op("MatMulNBits", x, packed, scales, *extra, domain=MS, K=k, N=n, bits=quant.bits,
-                           block_size=quant.block, accuracy_level=quant.accuracy_level)
+            extra = ("", "", self.weight(f"{name}.bias", bias)) if bias is not None else ()  # zero points, g_idx, bias
+            return self.matmul_nbits(x, packed, scales, k, n, quant, part_bytes, extra)
         return y if bias is None else self.op("Add", y, self.weight(f"{name}.bias", bias))
 
     def rms_norm(self, x: str, name: str, weight: torch.Tensor, eps: float) -> str:
@@ -213,6 +242,8 @@ class Graph:
         """Writes the graph; weights are streamed in as initializers afterwards (attach_weights)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         aliases = self.aliases if external_data else {}
+        if self.alias_rows and not external_data:
+            raise ValueError("row views of weights need external data")
         if not external_data:
             for node in self.nodes:
                 node.input[:] = [self.aliases.get(n, n) for n in node.input]
@@ -223,7 +254,12 @@ class Graph:
                                   producer_name="chimera_train")
         model.ir_version = 9
         onnx.save(model, str(path))
-        return attach_weights(path, self.weights, [i.name for i in self.inputs], external_data, aliases)
+        return attach_weights(path, self.weights, [i.name for i in self.inputs], external_data, aliases, self.alias_rows)
+
+
+# Parts start at multiples of this many rows: onnxruntime's kernels compute columns in tiles, and a part
+# that began mid-tile would round the columns around its start differently from the whole weight.
+ROW_TILE = 64
 
 
 def _torch_elem(t: torch.Tensor) -> int:

@@ -88,12 +88,13 @@ def _materialise(t):
 
 
 def attach_weights(path: Path, tensors: dict, io_names: list[str], external: bool,
-                   aliases: dict[str, str] | None = None) -> list[Path]:
+                   aliases: dict[str, str] | None = None, alias_rows: dict[str, tuple[int, int]] | None = None) -> list[Path]:
     """Moves the graph inputs that are not in `io_names` (the weights, by name in `tensors`) into
     initializers. Returns the files written (the graph, plus its data file when external).
 
     `aliases` (external data only) maps more initializer names to a weight's name: each becomes an
-    initializer over the same bytes of the data file (Graph.alias says why).
+    initializer over the same bytes of the data file (Graph.alias says why); `alias_rows` narrows an alias
+    to rows [start, stop) of the first dimension (Graph.row_view).
 
     A value in `tensors` may be a function that makes the tensor (a transposed or quantized copy): it is
     called just before that tensor is written and dropped right after, so derived copies never pile up."""
@@ -125,9 +126,26 @@ def attach_weights(path: Path, tensors: dict, io_names: list[str], external: boo
         alias = TensorProto()
         alias.CopyFrom(written[source])
         alias.name = name
+        if name in (alias_rows or {}):
+            _narrow(alias, *alias_rows[name])
         model.graph.initializer.append(alias)
     onnx.save(model, str(path))
     return [path, data]
+
+
+def _narrow(proto: TensorProto, start: int, stop: int) -> None:
+    """Points an external-data initializer at rows [start, stop) of its first dimension."""
+    where = {e.key: e.value for e in proto.external_data}
+    rows = proto.dims[0]
+    if not 0 <= start < stop <= rows or int(where["length"]) % rows:
+        raise ValueError(f"{proto.name}: rows {start}..{stop} of {rows}")
+    row = int(where["length"]) // rows
+    proto.dims[0] = stop - start
+    for e in proto.external_data:
+        if e.key == "offset":
+            e.value = str(int(where.get("offset", 0)) + start * row)
+        elif e.key == "length":
+            e.value = str((stop - start) * row)
 
 
 # ---- reading a graph's inputs and outputs without its weights --------------------------------------------

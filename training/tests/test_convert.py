@@ -216,6 +216,40 @@ def test_an_aliased_lookup_table_shares_the_heads_bytes_on_disk(tmp_path):
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
+@pytest.mark.parametrize("family,bits", [("qwen2", 8), ("llama", 8), ("qwen2", 4)])  # tied and untied heads
+def test_a_head_read_in_row_parts_gives_the_same_logits(tmp_path, family, bits):
+    """The LM head in row parts (Graph.matmul_nbits) reads consecutive rows of the same bytes, and its logits
+    equal the whole head's exactly: each output column is the same dot product either way."""
+    from chimera_train.checkpoint import load_target
+    from chimera_train.graph_target import build_target_graph, describe
+    from chimera_train.onnx_build import Quant
+
+    build_checkpoint(family, tmp_path / "checkpoint")
+    desc = describe(load_target(tmp_path / "checkpoint"))
+    for name, part_bytes in (("whole", None), ("parts", 3000)):
+        build_target_graph(desc, Quant(bits, 32), head_part_bytes=part_bytes).save(tmp_path / name / "target.onnx", True)
+    graph = onnx.load(str(tmp_path / "parts" / "target.onnx"), load_external_data=False)
+    where = {t.name: {e.key: int(e.value) for e in t.external_data if e.key != "location"} for t in graph.graph.initializer}
+    source = "embed.q" if family == "qwen2" else "lm_head.q"
+    parts = sorted((w["offset"], w["length"]) for n, w in where.items() if n.startswith(f"{source}.rows"))
+    assert len(parts) > 2
+    assert parts[0][0] == where[source]["offset"] and sum(length for _, length in parts) == where[source]["length"]
+    assert all(a + la == b for (a, la), (b, _) in zip(parts, parts[1:]))  # consecutive rows, no gaps
+    sessions = [ort.InferenceSession(str(tmp_path / name / "target.onnx"), providers=["CPUExecutionProvider"])
+                for name in ("whole", "parts")]
+    for ids in ([1, 5, 9, 2], [7]):  # a verified block and a single step take different kernel paths
+        t = len(ids)
+        feeds = {"input_ids": np.array([ids], np.int64), "position_ids": np.arange(t, dtype=np.int64)[None],
+                 "attention_bias": np.triu(np.full((t, t), -np.inf, np.float32), 1)[None, None],
+                 "logits_to_keep": np.array([t], np.int64)}
+        runs = []
+        for session in sessions:
+            past = {i.name: np.zeros([1, 0, *i.shape[2:]], np.float32) for i in session.get_inputs() if i.name.startswith("past")}
+            runs.append(session.run(["logits"], {**feeds, **past})[0])
+        assert runs[0].shape == (1, t, desc.vocab)
+        np.testing.assert_array_equal(runs[0], runs[1])
+
+
 # ---- bad input ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
