@@ -66,7 +66,16 @@ export interface SessionOptions {
   costs?: CostModel;
 }
 
-const PREFILL_CHUNK = 256;
+/**
+ * Tokens per prefill chunk: as many as keep one chunk's activations near those of 128 tokens of a
+ * 1024-wide model, between 64 and 256. A chunk's activations stay in onnxruntime's arena for the session:
+ * a 0.5B model (896 wide) prefilled as fast in 128-token chunks as in 256 and peaked 37 MB lower, while the
+ * bundled 256-wide model, whose calls are short, was about 10% faster in 256-token chunks.
+ */
+export function prefillChunkFor(width: number): number {
+  const tokens = (128 * 1024) / Math.max(1, width);
+  return Math.min(256, Math.max(64, 2 ** Math.floor(Math.log2(tokens))));
+}
 /** The cost policy verifies at most this many nodes (the profiled range); lookup runs may be this long. */
 const MAX_TREE = 32;
 /** Prompt lookup for the cost policy: long runs are offered, and the policy trims them to what pays. */
@@ -113,7 +122,7 @@ export class DecodingSession {
     this.costs = options.costs ?? model.costs;
     this.policy = new TreePolicy({ tree: kind, maxNodes: this.treeBudget, draftTree, chains: !target.trees }, this.costs);
     this.ngram = options.ngram ?? (kind === 'static' ? STATIC_NGRAM : POLICY_NGRAM);
-    this.prefillChunk = Math.min(rowCap, options.prefillChunk ?? PREFILL_CHUNK);
+    this.prefillChunk = Math.min(rowCap, options.prefillChunk ?? prefillChunkFor(m.model.d_model));
   }
 
   static async create(model: LoadedModel, options: SessionOptions = {}): Promise<DecodingSession> {
