@@ -1,19 +1,20 @@
 /**
- * One model package's real-size numbers, as JSON (run in a fresh process per package, so memory is its own):
- * load time (files already hashed, as at the engine's later starts; the first hash is timed apart),
- * prompt tokens/s (a 512-token prefill), autoregressive decode tokens/s (128 tokens, stop tokens ignored so
- * every run decodes to the limit), c(T) for T = 1..16 on a 512-token cache, and resident memory
- * after load and at its peak while decoding.
- * Run: npm run bench:model -- --model DIR [--threads N] [--decode 128] [--prompt 512]
+ * One model package's real-size numbers, as JSON, measured the way the engine starts:
+ * - a first start, in a child process: every file hashed and the cost profile measured, c(T) for T = 1..16
+ *   on a 512-token cache (both are cached for later starts); its peak resident memory is reported apart;
+ * - a later start, in this process: load time, prompt tokens/s (a 512-token prefill), autoregressive decode
+ *   tokens/s (128 tokens, stop tokens ignored so every run decodes to the limit), and resident memory after
+ *   load, sampled while decoding, and the process's lifetime peak (getrusage, as /usr/bin/time reports it).
+ * Run: npm run bench:model -- --model DIR [--decode 128] [--prompt 512]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROFILE_SIZES } from '../src/core/cost';
+import { PROFILE_SIZES, type CostProfile } from '../src/core/cost';
 import { DecodingSession, type GenerationResult } from '../src/core/decoder';
-import { loadModel } from '../src/core/model';
-import { measureProfile, profileKey } from '../src/core/profile';
+import { loadModel, type LoadOptions } from '../src/core/model';
+import { FileCostStore, profileKey } from '../src/core/profile';
 import { loadPackage } from '../src/core/package';
 import { defaultThreads } from '../src/core/session';
 import { FileVerifiedStore } from '../src/core/verified';
@@ -37,21 +38,33 @@ async function drain(gen: AsyncGenerator<string, GenerationResult>, onStep?: () 
   }
 }
 
+/** What the engine's stores hold after a first start; a later start finds them there. */
+function stores(cacheDir: string): Pick<LoadOptions, 'device' | 'log' | 'costStore' | 'verifiedStore'> {
+  return { device: 'cpu', log: () => undefined, costStore: new FileCostStore(cacheDir), verifiedStore: new FileVerifiedStore(cacheDir) };
+}
+
+/** This process's peak resident memory so far, in MB (its own, not its children's). */
+function peakMB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+interface FirstStart {
+  hashMs: number;
+  profile: CostProfile;
+  peakMB: number;
+}
+
 async function main(): Promise<void> {
   if (!modelDir) throw new Error('usage: bench-model --model DIR [--decode N] [--prompt N]');
-  // Files are hashed once, in a child process so its buffers stay out of this one's memory; the load is then
-  // timed as the engine's later starts run it.
-  const storeDir = mkdtempSync(join(tmpdir(), 'chimera-bench-verified-'));
-  const verifiedStore = new FileVerifiedStore(storeDir);
-  const child = spawnSync(process.execPath, [__filename, '--hash-only', modelDir, storeDir], { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`hashing the package failed: ${child.stderr}`);
-  const hashMs = Number(child.stdout);
+  const cacheDir = mkdtempSync(join(tmpdir(), 'chimera-bench-cache-'));
+  const child = spawnSync(process.execPath, [__filename, '--first-start', modelDir, cacheDir], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`the first start failed: ${child.stderr}`);
+  const first = JSON.parse(child.stdout) as FirstStart;
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
-  const model = await loadModel(modelDir, { device: 'cpu', log: () => undefined, costs: 'default', verifiedStore });
+  const model = await loadModel(modelDir, stores(cacheDir));
   const loadMs = performance.now() - t0;
   const rssLoaded = process.memoryUsage().rss;
-  const profile = await measureProfile(model, profileKey(model, defaultThreads()));
   const session = await DecodingSession.create(model);
   // A prompt of ordinary token ids (the model's weights are what is measured, not its text).
   const prompt = Array.from({ length: promptTokens }, (_, i) => 1000 + ((i * 7919) % 20000));
@@ -60,7 +73,8 @@ async function main(): Promise<void> {
   const prefill = await drain(session.generate({ prompt, maxTokens: 1, mode: 'autoregressive', stopTokenIds: [] }), sample);
   await session.clear();
   const decode = await drain(session.generate({ prompt: prompt.slice(0, 32), maxTokens: decodeTokens, mode: 'autoregressive', stopTokenIds: [] }), sample);
-  const one = profile.targetMs[0]!;
+  const times = first.profile.targetMs;
+  const sizes = PROFILE_SIZES.filter((t) => t <= 16);
   process.stdout.write(JSON.stringify({
     model: model.manifest.name,
     package: modelDir,
@@ -68,26 +82,32 @@ async function main(): Promise<void> {
     threads: defaultThreads(),
     cores: availableParallelism(),
     loadMs: round(loadMs),
-    firstLoadHashMs: round(hashMs),
+    firstLoadHashMs: round(first.hashMs),
     promptTokensPerSecond: round((promptTokens * 1000) / prefill.stats.prefillMs),
     decodeTokensPerSecond: round(decode.stats.decodeTokensPerSecond),
     decodeTokens: decode.stats.generatedTokens,
-    verifyMs: Object.fromEntries(PROFILE_SIZES.filter((t) => t <= 16).map((t, i) => [t, round(profile.targetMs[i]!)])),
-    verifyRelative: Object.fromEntries(PROFILE_SIZES.filter((t) => t <= 16).map((t, i) => [t, round(profile.targetMs[i]! / one)])),
-    rssMB: { beforeLoad: mb(rssBefore), afterLoad: mb(rssLoaded), peakWhileDecoding: mb(peak) },
+    verifyMs: Object.fromEntries(sizes.map((t, i) => [t, round(times[i]!)])),
+    verifyRelative: Object.fromEntries(sizes.map((t, i) => [t, round(times[i]! / times[0]!)])),
+    rssMB: { beforeLoad: mb(rssBefore), afterLoad: mb(rssLoaded), peakWhileDecoding: mb(peak), peak: peakMB(), firstStartPeak: first.peakMB },
   }) + '\n');
   session.dispose();
   await model.dispose();
-  rmSync(storeDir, { recursive: true, force: true });
+  rmSync(cacheDir, { recursive: true, force: true });
 }
 
-async function hashOnly(dir: string, storeDir: string): Promise<void> {
+/** An engine's first start with this model: files hashed (timed alone), then loaded with the profile measured. */
+async function firstStart(dir: string, cacheDir: string): Promise<void> {
   const t0 = performance.now();
-  await loadPackage(dir, { verified: new FileVerifiedStore(storeDir) });
-  process.stdout.write(String(performance.now() - t0));
+  await loadPackage(dir, { verified: new FileVerifiedStore(cacheDir) });
+  const hashMs = performance.now() - t0;
+  const model = await loadModel(dir, stores(cacheDir));
+  const profile = await new FileCostStore(cacheDir).load(profileKey(model, defaultThreads()));
+  if (!profile) throw new Error('the first start saved no cost profile');
+  await model.dispose();
+  process.stdout.write(JSON.stringify({ hashMs, profile, peakMB: peakMB() } satisfies FirstStart));
 }
 
-(args[0] === '--hash-only' ? hashOnly(args[1]!, args[2]!) : main()).catch((err: unknown) => {
+(args[0] === '--first-start' ? firstStart(args[1]!, args[2]!) : main()).catch((err: unknown) => {
   process.stderr.write(`bench-model: ${(err as Error).stack ?? String(err)}\n`);
   process.exitCode = 1;
 });
