@@ -3,9 +3,10 @@
  * - a first start, in a child process: every file hashed and the cost profile measured, c(T) for T = 1..16
  *   on a 512-token cache (both are cached for later starts); its peak resident memory is reported apart;
  * - a later start, in this process: load time, prompt tokens/s (a 512-token prefill), autoregressive decode
- *   tokens/s (128 tokens, stop tokens ignored so every run decodes to the limit), and resident memory after
- *   load, sampled while decoding, and the process's lifetime peak (getrusage, as /usr/bin/time reports it).
- * Run: npm run bench:model -- --model DIR [--decode 128] [--prompt 512]
+ *   tokens/s (128 tokens, stop tokens ignored so every run decodes to the limit), each the mean of three
+ *   repetitions as llama-bench's default takes, and resident memory after load, sampled while decoding, and
+ *   the process's lifetime peak (getrusage, as /usr/bin/time reports it).
+ * Run: npm run bench:model -- --model DIR [--decode 128] [--prompt 512] [--repetitions 3]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,6 +28,7 @@ const flag = (name: string, fallback?: string) => {
 const modelDir = flag('model');
 const decodeTokens = Number(flag('decode', '128'));
 const promptTokens = Number(flag('prompt', '512'));
+const repetitions = Math.max(1, Number(flag('repetitions', '3')));
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 const round = (n: number) => Math.round(n * 100) / 100;
 
@@ -70,9 +72,21 @@ async function main(): Promise<void> {
   const prompt = Array.from({ length: promptTokens }, (_, i) => 1000 + ((i * 7919) % 20000));
   let peak = process.memoryUsage().rss;
   const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));
-  const prefill = await drain(session.generate({ prompt, maxTokens: 1, mode: 'autoregressive', stopTokenIds: [] }), sample);
-  await session.clear();
-  const decode = await drain(session.generate({ prompt: prompt.slice(0, 32), maxTokens: decodeTokens, mode: 'autoregressive', stopTokenIds: [] }), sample);
+  const promptRates: number[] = [];
+  const decodeRates: number[] = [];
+  let generated = 0;
+  for (let r = 0; r < repetitions; r++) {
+    await session.clear();
+    const prefill = await drain(session.generate({ prompt, maxTokens: 1, mode: 'autoregressive', stopTokenIds: [] }), sample);
+    promptRates.push((promptTokens * 1000) / prefill.stats.prefillMs);
+  }
+  for (let r = 0; r < repetitions; r++) {
+    await session.clear();
+    const decode = await drain(session.generate({ prompt: prompt.slice(0, 32), maxTokens: decodeTokens, mode: 'autoregressive', stopTokenIds: [] }), sample);
+    decodeRates.push(decode.stats.decodeTokensPerSecond);
+    generated = decode.stats.generatedTokens;
+  }
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   const times = first.profile.targetMs;
   const sizes = PROFILE_SIZES.filter((t) => t <= 16);
   process.stdout.write(JSON.stringify({
@@ -83,9 +97,10 @@ async function main(): Promise<void> {
     cores: availableParallelism(),
     loadMs: round(loadMs),
     firstLoadHashMs: round(first.hashMs),
-    promptTokensPerSecond: round((promptTokens * 1000) / prefill.stats.prefillMs),
-    decodeTokensPerSecond: round(decode.stats.decodeTokensPerSecond),
-    decodeTokens: decode.stats.generatedTokens,
+    promptTokensPerSecond: round(mean(promptRates)),
+    decodeTokensPerSecond: round(mean(decodeRates)),
+    decodeTokens: generated,
+    repetitions: { promptTokensPerSecond: promptRates.map(round), decodeTokensPerSecond: decodeRates.map(round) },
     verifyMs: Object.fromEntries(sizes.map((t, i) => [t, round(times[i]!)])),
     verifyRelative: Object.fromEntries(sizes.map((t, i) => [t, round(times[i]! / times[0]!)])),
     rssMB: { beforeLoad: mb(rssBefore), afterLoad: mb(rssLoaded), peakWhileDecoding: mb(peak), peak: peakMB(), firstStartPeak: first.peakMB },
