@@ -5,9 +5,11 @@
  * and characters split across tokens.
  */
 import * as assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { PackageError } from '../../src/core/errors';
 import type { Manifest } from '../../src/core/manifest';
 import { TextTokenizer } from '../../src/core/tokenizer';
 import { codePrompts, fixtureDir } from '../support/models';
@@ -118,3 +120,30 @@ for (const [name, path, specials, vocab] of [
     });
   });
 }
+
+describe('tokenizer files that cannot be read', () => {
+  const manifest = { model: { vocab_size: 8192 }, special_tokens: {} } as unknown as Manifest;
+  const fixture = JSON.parse(readFileSync(join(fixtureDir, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'chimera-tokenizer-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cases: [string, string | null, RegExp][] = [
+    ['a missing file', null, /tokenizer\.json: not a readable tokenizer \(ENOENT/],
+    ['truncated JSON', JSON.stringify(fixture).slice(0, 5000), /tokenizer\.json: not a readable tokenizer \(.*JSON/],
+    ['two entries with one id', JSON.stringify({ ...fixture, model: { ...fixture.model, vocab: { ...fixture.model.vocab, 'zz-shared': 5 } } }), /not a readable tokenizer \(vocabulary entries ".*" and "zz-shared" share id 5\)/],
+  ];
+  for (const [name, content, message] of cases) {
+    it(`names the file and the fault: ${name}`, async () => {
+      const path = join(dir, name.replace(/\W+/g, '-'), 'tokenizer.json');
+      mkdirSync(dirname(path), { recursive: true });
+      if (content !== null) writeFileSync(path, content);
+      await assert.rejects(TextTokenizer.load(path, manifest), (err: Error) => {
+        assert.ok(err instanceof PackageError, err.message);
+        assert.match(err.message, message);
+        assert.ok(err.message.includes(path), err.message);
+        return true;
+      });
+    });
+  }
+});
