@@ -27,8 +27,9 @@ function addedTokens(json: Record<string, unknown>): Map<number, AddedToken> {
 }
 
 /**
- * The library's tokenizer, without the added-token table. A BPE model is ours (bpe.ts), a tenth of the
- * library's memory; the library then builds its tokenizer around an empty model, for it to replace.
+ * The library's tokenizer, without the added-token table. A BPE model is ours (bpe.ts: a third of the
+ * library's heap for Qwen's vocabulary); the library builds its tokenizer around an empty model, for
+ * ours to replace.
  */
 function libraryTokenizer({ json, bpe }: TokenizerSummary): Tokenizer {
   if (bpe === null) return new Tokenizer({ ...json, added_tokens: [] }, {});
