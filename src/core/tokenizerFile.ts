@@ -47,8 +47,46 @@ export interface TokenizerSummary {
 export function summarizeTokenizer(json: Record<string, unknown>): TokenizerSummary {
   const FALLBACK_MAX_TOKEN_CHARS = 128; // when the vocabulary cannot be read: generous for any code tokenizer
   const MAX_MERGES = 2 ** 21; // CompactBpe packs ranks below this into exact heap keys
+  type Vocab = Record<string, unknown>;
+
+  /** Token ids of a BPE vocabulary's entries, checked distinct, and the largest + 1. */
+  function vocabIds(vocab: Vocab, entries: string[]): { ids: Int32Array; end: number } {
+    const ids = new Int32Array(entries.length);
+    const seen = new Map<number, string>();
+    let end = 0;
+    entries.forEach((token, i) => {
+      const id = vocab[token];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= 2 ** 31) throw new Error(`vocabulary entry ${JSON.stringify(token)} has id ${String(id)}, not a non-negative integer`);
+      if (seen.has(id)) throw new Error(`vocabulary entries ${JSON.stringify(seen.get(id))} and ${JSON.stringify(token)} share id ${id}`);
+      seen.set(id, token);
+      ids[i] = id;
+      end = Math.max(end, id + 1);
+    });
+    return { ids, end };
+  }
+
+  /** Each merge as (left, right, merged) symbol numbers, naming the symbols the vocabulary lacks `extras`. */
+  function mergeTable(vocab: Vocab, merges: unknown[], firstExtra: number): { table: Int32Array; extras: string[] } {
+    const extras: string[] = [];
+    const extraIds = new Map<string, number>();
+    const symbol = (text: string): number => {
+      const id = vocab[text];
+      if (typeof id === 'number' && Object.hasOwn(vocab, text)) return id;
+      let extra = extraIds.get(text);
+      if (extra === undefined) extraIds.set(text, (extra = firstExtra + extras.push(text) - 1));
+      return extra;
+    };
+    const table = new Int32Array(merges.length * 3);
+    merges.forEach((merge, rank) => {
+      const [a, b] = typeof merge === 'string' ? merge.split(' ', 2) : (merge as unknown[]);
+      if (typeof a !== 'string' || typeof b !== 'string') throw new Error(`merge ${rank} is not a pair of symbols: ${JSON.stringify(merge)}`);
+      table.set([symbol(a), symbol(b), symbol(a + b)], 3 * rank);
+    });
+    return { table, extras };
+  }
+
   const model = (json.model ?? {}) as Record<string, unknown>;
-  const vocab = model.vocab as Record<string, unknown> | unknown[] | undefined;
+  const vocab = model.vocab as Vocab | unknown[] | undefined;
   const entries: string[] = Array.isArray(vocab) ? vocab.map((e) => (Array.isArray(e) ? e[0] : e)) : vocab && typeof vocab === 'object' ? Object.keys(vocab) : [];
   let longest = 0;
   for (const e of entries) if (typeof e === 'string' && e.length > longest) longest = e.length;
@@ -57,45 +95,18 @@ export function summarizeTokenizer(json: Record<string, unknown>): TokenizerSumm
   for (const t of (json.added_tokens as { id?: unknown }[] | undefined) ?? []) if (typeof t.id === 'number' && t.id > highest) highest = t.id;
   const summary = { json, bpe: null as BpeTables | null, longest: longest > 0 ? longest : FALLBACK_MAX_TOKEN_CHARS, highest };
 
-  const merges = model.merges as unknown[] | undefined;
+  const merges = model.merges;
   // Word suffixes rewrite symbols around merging; no code tokenizer seen uses them, so the library keeps those.
-  const compact = model.type === 'BPE' && vocab && !Array.isArray(vocab) && Array.isArray(merges) && merges.length < MAX_MERGES && !model.end_of_word_suffix && !model.continuing_subword_suffix;
-  if (!compact) return summary;
-  const ids = new Int32Array(entries.length);
-  const seen = new Map<number, string>();
-  let firstExtra = 0;
-  entries.forEach((token, i) => {
-    const id = (vocab as Record<string, unknown>)[token];
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= 2 ** 31) throw new Error(`vocabulary entry ${JSON.stringify(token)} has id ${String(id)}, not a non-negative integer`);
-    if (seen.has(id)) throw new Error(`vocabulary entries ${JSON.stringify(seen.get(id))} and ${JSON.stringify(token)} share id ${id}`);
-    seen.set(id, token);
-    ids[i] = id;
-    firstExtra = Math.max(firstExtra, id + 1);
-  });
-  const extras: string[] = [];
-  const extraIds = new Map<string, number>();
-  const symbol = (text: string): number => {
-    const id = (vocab as Record<string, unknown>)[text];
-    if (typeof id === 'number' && Object.hasOwn(vocab, text)) return id;
-    let extra = extraIds.get(text);
-    if (extra === undefined) extraIds.set(text, (extra = firstExtra + extras.push(text) - 1));
-    return extra;
-  };
-  const table = new Int32Array(merges.length * 3);
-  merges.forEach((merge, rank) => {
-    const [a, b] = typeof merge === 'string' ? merge.split(' ', 2) : (merge as unknown[]);
-    if (typeof a !== 'string' || typeof b !== 'string') throw new Error(`merge ${rank} is not a pair of symbols: ${JSON.stringify(merge)}`);
-    table[3 * rank] = symbol(a);
-    table[3 * rank + 1] = symbol(b);
-    table[3 * rank + 2] = symbol(a + b);
-  });
+  if (model.type !== 'BPE' || !vocab || Array.isArray(vocab) || !Array.isArray(merges) || merges.length >= MAX_MERGES || model.end_of_word_suffix || model.continuing_subword_suffix) return summary;
+  const { ids, end } = vocabIds(vocab, entries);
+  const { table, extras } = mergeTable(vocab, merges, end);
   const all = entries.concat(extras);
   summary.bpe = {
     text: all.join(''),
     lengths: Int32Array.from(all, (e) => e.length),
     ids,
     merges: table,
-    firstExtra,
+    firstExtra: end,
     unk_token: typeof model.unk_token === 'string' ? model.unk_token : null,
     byte_fallback: model.byte_fallback === true,
     ignore_merges: model.ignore_merges === true,
