@@ -16,6 +16,7 @@ import { PROFILE_SIZES, type CostProfile } from '../src/core/cost';
 import { DecodingSession, type GenerationResult } from '../src/core/decoder';
 import { loadModel, type LoadOptions } from '../src/core/model';
 import { FileCostStore, profileKey } from '../src/core/profile';
+import { minorCollector } from '../src/core/reclaim';
 import { loadPackage } from '../src/core/package';
 import { defaultThreads } from '../src/core/session';
 import { FileVerifiedStore } from '../src/core/verified';
@@ -40,9 +41,10 @@ async function drain(gen: AsyncGenerator<string, GenerationResult>, onStep?: () 
   }
 }
 
-/** What the engine's stores hold after a first start; a later start finds them there. */
-function stores(cacheDir: string): Pick<LoadOptions, 'device' | 'log' | 'costStore' | 'verifiedStore'> {
-  return { device: 'cpu', log: () => undefined, costStore: new FileCostStore(cacheDir), verifiedStore: new FileVerifiedStore(cacheDir) };
+/** The load options of a started engine: its stores (a later start finds the first start's there) and its collector. */
+function engineLoadOptions(cacheDir: string): Pick<LoadOptions, 'device' | 'log' | 'costStore' | 'verifiedStore' | 'collector'> {
+  // The collector too, as the engine and the CLI load models.
+  return { device: 'cpu', log: () => undefined, costStore: new FileCostStore(cacheDir), verifiedStore: new FileVerifiedStore(cacheDir), collector: minorCollector() };
 }
 
 /** This process's peak resident memory so far, in MB (its own, not its children's). */
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
   const first = JSON.parse(child.stdout) as FirstStart;
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
-  const model = await loadModel(modelDir, stores(cacheDir));
+  const model = await loadModel(modelDir, engineLoadOptions(cacheDir));
   const loadMs = performance.now() - t0;
   const rssLoaded = process.memoryUsage().rss;
   const session = await DecodingSession.create(model);
@@ -115,7 +117,7 @@ async function firstStart(dir: string, cacheDir: string): Promise<void> {
   const t0 = performance.now();
   await loadPackage(dir, { verified: new FileVerifiedStore(cacheDir) });
   const hashMs = performance.now() - t0;
-  const model = await loadModel(dir, stores(cacheDir));
+  const model = await loadModel(dir, engineLoadOptions(cacheDir));
   const profile = await new FileCostStore(cacheDir).load(profileKey(model, defaultThreads()));
   if (!profile) throw new Error('the first start saved no cost profile');
   await model.dispose();

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { loadModel, type DraftPlacement, type LoadedModel } from '../core/model';
 import { FileCostStore } from '../core/profile';
+import { minorCollector } from '../core/reclaim';
 import type { DeviceRequest, Logger } from '../core/session';
 import { defaultCacheDir, FileVerifiedStore } from '../core/verified';
 
@@ -36,7 +37,7 @@ export async function openModel(model: string | undefined, options: OpenOptions)
   const cache = defaultCacheDir();
   const { device, maxContext, draftOn } = options;
   const verifiedStore = options.hashAll ? null : new FileVerifiedStore(cache);
-  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(cache), verifiedStore, maxContext, draftOn });
+  return loadModel(model ?? defaultModelDir(), { device, log: stderrLogger(), costStore: new FileCostStore(cache), verifiedStore, maxContext, draftOn, collector: minorCollector() });
 }
 
 /** Reads a file given on the command line, naming it in the error. */

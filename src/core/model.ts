@@ -12,6 +12,7 @@ import { checkSessionNames, loadPackage, type ModelPackage } from './package';
 import type { VerifiedStore } from './verified';
 import type { StandardLayout } from './formats/standard';
 import { loadCosts } from './profile';
+import { reclaimOutputs, type Collector } from './reclaim';
 import { largestSoundBlock, treesSound } from './gpu/blockCheck';
 import type { ProviderName } from './gpu/types';
 import { createSession, defaultThreads, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
@@ -66,6 +67,8 @@ export interface LoadOptions {
   maxContext?: number;
   /** Package files already hashed and unchanged since are not hashed again (none: every file, every load). */
   verifiedStore?: VerifiedStore | null;
+  /** Collects finished steps' output arrays now and then (reclaim.ts); none: V8 collects them when it will. */
+  collector?: Collector | null;
 }
 
 /**
@@ -239,6 +242,7 @@ export async function loadModel(folder: string, options: LoadOptions): Promise<L
     await releaseAll();
     throw err;
   }
+  if (options.collector) for (const session of [target, draft]) if (session) reclaimOutputs(session, options.collector);
   const context = Math.min(manifest.model.max_context, options.maxContext ?? DEFAULT_MAX_CONTEXT);
   const layout = pkg.layout ? { ...pkg.layout, positionIds: target.inputNames.includes('position_ids') } : null;
   const parts = { pkg, manifest, tokenizer, target, draft, device: created.device, draftDevice, context, layout, embeddings };

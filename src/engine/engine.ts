@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { DecodingSession, type GenerateRequest, type GenerationResult as CoreResult } from '../core/decoder';
 import { answerRoom, splitContext } from '../core/bounds';
+import { minorCollector } from '../core/reclaim';
 import { DeviceError, isAbortError, PackageError, type AbortError } from '../core/errors';
 import { loadModel, type LoadedModel } from '../core/model';
 import { FileCostStore } from '../core/profile';
@@ -90,7 +91,7 @@ export class Engine {
     const dir = modelPath.trim() === '' ? bundledModelDir() : modelPath;
     let model: LoadedModel;
     try {
-      model = await loadModel(dir, { device, allowSoftwareGpu: gpu.allowSoftwareGpu, log: this.log, costStore: new FileCostStore(defaultCacheDir()), verifiedStore: new FileVerifiedStore(defaultCacheDir()), maxContext });
+      model = await loadModel(dir, { device, allowSoftwareGpu: gpu.allowSoftwareGpu, log: this.log, costStore: new FileCostStore(defaultCacheDir()), verifiedStore: new FileVerifiedStore(defaultCacheDir()), maxContext, collector: minorCollector() });
     } catch (err) {
       if (err instanceof PackageError) throw new EngineLoadError(P.ErrorCodes.ModelLoadFailed, err.message, { file: err.file });
       if (err instanceof DeviceError) throw new EngineLoadError(P.ErrorCodes.DeviceUnavailable, err.message, { device });
