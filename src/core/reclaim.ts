@@ -56,8 +56,10 @@ export class OutputReclaimer {
     this.collect();
   }
 
-  afterRun(outputs: Record<string, { data?: unknown }>): void {
+  afterRun(outputs: Record<string, { location?: string; data?: unknown }>): void {
     for (const value of Object.values(outputs)) {
+      // Outputs kept on a GPU (the KV cache on WebGPU) have no array here, and reading `data` would throw.
+      if (value.location !== undefined && value.location !== 'cpu') continue;
       const data = value.data;
       if (ArrayBuffer.isView(data)) this.pending += data.byteLength;
     }

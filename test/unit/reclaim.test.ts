@@ -24,6 +24,20 @@ describe('output reclaimer', () => {
     assert.equal(collected, 1, 'the count starts again after a collection');
   });
 
+  it('counts arrays on the CPU and never reads outputs kept on a GPU', () => {
+    let collected = 0;
+    const reclaimer = new OutputReclaimer(() => collected++, 1000);
+    const onGpu = {
+      location: 'gpu-buffer',
+      get data(): never {
+        throw new Error('The data is not on CPU');
+      },
+    };
+    reclaimer.afterRun({ 'present.0.key': onGpu, logits: { location: 'cpu', data: new Float32Array(300) } });
+    reclaimer.beforeRun();
+    assert.equal(collected, 1, '1200 bytes on the CPU');
+  });
+
   it('wraps a session so each run is counted and its outputs pass through unchanged', async () => {
     let collected = 0;
     const produced = outputs(800);

@@ -8,6 +8,7 @@ import * as assert from 'node:assert/strict';
 import { DecodingSession, type DecodingMode } from '../../src/core/decoder';
 import { AbortError } from '../../src/core/errors';
 import { loadModel, type LoadedModel } from '../../src/core/model';
+import { minorCollector } from '../../src/core/reclaim';
 import { createTarget } from '../../src/core/target';
 import { collect } from '../support/decoding';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
     cpu = await loadModel(fixtureDir, { device: 'cpu', log: memoryLog().log, costs: 'default' });
     // The draft on the target's GPU too, so the device's draft path (its cache, the block cap) is covered;
     // the default placement, the draft on the CPU, has its own test below.
-    gpu = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default', draftOn: 'target' });
+    gpu = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default', collector: minorCollector(), draftOn: 'target' });
     onCpu = await DecodingSession.create(cpu);
     onGpu = await DecodingSession.create(gpu);
   });
@@ -123,7 +124,7 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
   });
 
   it('by default runs the draft on the CPU beside a GPU target, with the same Chimera answers', async () => {
-    const split = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default' });
+    const split = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default', collector: minorCollector() });
     const session = await DecodingSession.create(split);
     try {
       assert.equal(split.device.kind, 'webgpu');
@@ -150,7 +151,7 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
 
   it('runs a quantized package whose embeddings the engine reads, speculation matching its own greedy answer', async () => {
     // The int8 fixture's target takes inputs_embeds, read from its data file on the host and uploaded.
-    const quantized = await loadModel(join(repoRoot, 'test/fixtures/converted-qwen2-int8'), { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default' });
+    const quantized = await loadModel(join(repoRoot, 'test/fixtures/converted-qwen2-int8'), { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default', collector: minorCollector() });
     const session = await DecodingSession.create(quantized);
     try {
       assert.equal(quantized.device.kind, 'webgpu');
@@ -222,7 +223,7 @@ describe('WebGPU provider on SwiftShader: decoding', function () {
     await gpu.dispose();
     // The draft on the target's GPU too, so the device's draft path (its cache, the block cap) is covered;
     // the default placement, the draft on the CPU, has its own test below.
-    gpu = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default', draftOn: 'target' });
+    gpu = await loadModel(fixtureDir, { device: 'gpu', allowSoftwareGpu: true, log: memoryLog().log, costs: 'default', collector: minorCollector(), draftOn: 'target' });
     onGpu = await DecodingSession.create(gpu);
     assert.equal(gpu.device.kind, 'webgpu');
     assert.deepEqual((await collect(onGpu, { prompt, maxTokens: 16, mode: 'chimera' })).result.tokens, want.tokens);
