@@ -46,12 +46,18 @@ function isPrefixRun(keep: readonly number[]): boolean {
   return keep.every((v, i) => v === i);
 }
 
-/** Rows a cache starts with; it doubles as it fills, up to its capacity. */
+/** Rows a cache starts with; it grows by half as it fills (in whole GROWTH_STEP rows), up to its capacity. */
 const INITIAL_ROWS = 256;
+/**
+ * Growing by half rather than doubling keeps copies amortised and wastes less: a 512-token prompt's first
+ * generated token took a 0.5B model's cache to 1,024 rows (12.6 MB unused) and now takes it to 768; a 7B
+ * model's 4k-token cache would leave 233 MB unused instead of 467.
+ */
+const GROWTH_STEP = 64;
 
 /**
  * A Float32Array per tensor; feeds are views of the prefix, so nothing is copied to run. Buffers grow by
- * doubling as positions are used, rather than being sized for the whole context up front: a 0.5B model's
+ * half as positions are used, rather than being sized for the whole context up front: a 0.5B model's
  * 32k-token context would hold 0.8 GB per session whether or not a prompt ever gets long.
  */
 export class CpuKvCache implements KvCache {
@@ -73,7 +79,8 @@ export class CpuKvCache implements KvCache {
 
   private reserve(rows: number): void {
     if (rows <= this.rows) return;
-    const grown = Math.min(this.layout.capacity, Math.max(rows, this.rows * 2));
+    const half = Math.ceil((this.rows * 1.5) / GROWTH_STEP) * GROWTH_STEP;
+    const grown = Math.min(this.layout.capacity, Math.max(rows, half));
     this.buffers = this.buffers.map((old) => {
       const next = new Float32Array(grown * this.rowSize);
       next.set(old.subarray(0, this.used * this.rowSize));
