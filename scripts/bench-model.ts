@@ -59,7 +59,7 @@ interface FirstStart {
 }
 
 async function main(): Promise<void> {
-  if (!modelDir) throw new Error('usage: bench-model --model DIR [--decode N] [--prompt N]');
+  if (!modelDir) throw new Error('usage: bench-model --model DIR [--decode N] [--prompt N] [--repetitions N]');
   const cacheDir = mkdtempSync(join(tmpdir(), 'chimera-bench-cache-'));
   const child = spawnSync(process.execPath, [__filename, '--first-start', modelDir, cacheDir], { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`the first start failed: ${child.stderr}`);

@@ -16,18 +16,18 @@ export type Collector = () => void;
 /** Output bytes between two collections. */
 const COLLECT_EVERY_BYTES = 16 * 2 ** 20;
 
+/** The process's collector, made once (undefined: not asked for yet). */
+let cached: Collector | null | undefined;
+
 /**
  * A minor garbage collection on demand, or null where this V8 will not expose one. It sets V8's
  * `expose-gc` flag for contexts made from now on and takes `gc` from a fresh one: a process-wide choice,
  * so the engine's and the CLI's entry points make it, not the core.
  */
 export function minorCollector(): Collector | null {
-  if (cached !== undefined) return cached;
-  cached = exposeMinorGc();
+  if (cached === undefined) cached = exposeMinorGc();
   return cached;
 }
-
-let cached: Collector | null | undefined;
 
 function exposeMinorGc(): Collector | null {
   try {

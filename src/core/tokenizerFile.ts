@@ -34,7 +34,10 @@ export interface TokenizerSummary {
   /** tokenizer.json itself, except for a BPE model's vocabulary and merges, which `bpe` holds. */
   json: Record<string, unknown>;
   bpe: BpeTables | null;
-  /** The most characters one token stands for (see TextTokenizer.maxTokenChars). */
+  /**
+   * The most characters one token stands for: the longest vocabulary entry (TextTokenizer.maxTokenChars).
+   * Byte-level entries spell one character per byte, so their length bounds the text's in UTF-16 units.
+   */
   longest: number;
   /** The highest token id the tokenizer can produce (vocabulary and added tokens). */
   highest: number;
