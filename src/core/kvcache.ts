@@ -46,47 +46,88 @@ function isPrefixRun(keep: readonly number[]): boolean {
   return keep.every((v, i) => v === i);
 }
 
-/** Rows a cache starts with; it grows by half as it fills (in whole GROWTH_STEP rows), up to its capacity. */
+/** Rows a cache starts with; it grows as it fills (in whole GROWTH_STEP rows), up to its capacity. */
 const INITIAL_ROWS = 256;
-/**
- * Growing by half rather than doubling keeps copies amortised and wastes less: a 512-token prompt's first
- * generated token took a 0.5B model's cache to 1,024 rows (12.6 MB unused) and now takes it to 768; a 7B
- * model's 4k-token cache would leave 233 MB unused instead of 467.
- */
 const GROWTH_STEP = 64;
 
 /**
- * A Float32Array per tensor; feeds are views of the prefix, so nothing is copied to run. Buffers grow by
- * half as positions are used, rather than being sized for the whole context up front: a 0.5B model's
- * 32k-token context would hold 0.8 GB per session whether or not a prompt ever gets long.
+ * One tensor's rows. Where the runtime has resizable ArrayBuffers (V8 reserves the capacity as address
+ * space and commits pages only as the buffer is resized), the rows grow in place, by whole steps, to what
+ * is used: nothing is copied and no outgrown buffer waits for a collection (a 0.5B model's caches left
+ * 13-25 MB of such garbage after a long prompt). Elsewhere a buffer grows by half with a copy, which keeps
+ * copies amortised (a 7B model's 4k-token cache would leave 233 MB unused, instead of 467 by doubling).
+ */
+class RowBuffer {
+  private buffer: ArrayBuffer;
+  /** Over the whole buffer; a view of a resizable buffer tracks its length. */
+  data: Float32Array;
+
+  constructor(
+    rows: number,
+    private readonly rowSize: number,
+    capacity: number,
+    readonly inPlace: boolean,
+  ) {
+    this.buffer = inPlace ? new ArrayBuffer(rows * rowSize * 4, { maxByteLength: capacity * rowSize * 4 }) : new ArrayBuffer(rows * rowSize * 4);
+    this.data = new Float32Array(this.buffer);
+  }
+
+  static readonly resizable = typeof (ArrayBuffer.prototype as { resize?: unknown }).resize === 'function';
+
+  get rows(): number {
+    return this.data.length / this.rowSize;
+  }
+
+  /** Grows to `rows` (in place, or by a copy of the first `used` rows). */
+  grow(rows: number, used: number): void {
+    if (this.inPlace) {
+      this.buffer.resize(rows * this.rowSize * 4);
+      return;
+    }
+    const next = new Float32Array(rows * this.rowSize);
+    next.set(this.data.subarray(0, used * this.rowSize));
+    this.buffer = next.buffer;
+    this.data = next;
+  }
+
+  /** Gives the memory back now (a resizable buffer's pages at once; a plain one at the next collection). */
+  release(): void {
+    if (this.inPlace) this.buffer.resize(0);
+    else this.data = new Float32Array(0);
+  }
+}
+
+/**
+ * A Float32Array per tensor; feeds are views of the prefix, so nothing is copied to run. Buffers grow as
+ * positions are used, rather than being sized for the whole context up front: a 0.5B model's 32k-token
+ * context would hold 0.8 GB per session whether or not a prompt ever gets long.
  */
 export class CpuKvCache implements KvCache {
-  private buffers: Float32Array[];
+  private readonly buffers: RowBuffer[];
   private readonly rowSize: number;
   private used = 0;
-  private rows: number;
 
-  constructor(private readonly layout: CacheLayout) {
+  /** `inPlace`: grow resizable buffers in place (the default where the runtime has them) or by copies. */
+  constructor(
+    private readonly layout: CacheLayout,
+    inPlace = RowBuffer.resizable,
+  ) {
     this.rowSize = layout.heads * layout.headDim;
-    this.rows = Math.min(layout.capacity, INITIAL_ROWS);
-    this.buffers = layout.pastNames.map(() => new Float32Array(this.rows * this.rowSize));
+    const rows = Math.min(layout.capacity, INITIAL_ROWS);
+    this.buffers = layout.pastNames.map(() => new RowBuffer(rows, this.rowSize, layout.capacity, inPlace));
   }
 
   /** Rows allocated now (for memory reports and tests). */
   get allocatedRows(): number {
-    return this.rows;
+    return this.buffers[0]?.rows ?? 0;
   }
 
   private reserve(rows: number): void {
-    if (rows <= this.rows) return;
-    const half = Math.ceil((this.rows * 1.5) / GROWTH_STEP) * GROWTH_STEP;
-    const grown = Math.min(this.layout.capacity, Math.max(rows, half));
-    this.buffers = this.buffers.map((old) => {
-      const next = new Float32Array(grown * this.rowSize);
-      next.set(old.subarray(0, this.used * this.rowSize));
-      return next;
-    });
-    this.rows = grown;
+    const have = this.allocatedRows;
+    if (rows <= have) return;
+    const step = this.buffers[0]!.inPlace ? rows : Math.max(rows, have * 1.5);
+    const grown = Math.min(this.layout.capacity, Math.ceil(step / GROWTH_STEP) * GROWTH_STEP);
+    for (const buffer of this.buffers) buffer.grow(grown, this.used);
   }
 
   get length(): number {
@@ -102,7 +143,7 @@ export class CpuKvCache implements KvCache {
     const feeds: Record<string, Tensor> = {};
     const dims = [1, this.used, this.layout.heads, this.layout.headDim];
     this.layout.pastNames.forEach((name, i) => {
-      feeds[name] = new ort.Tensor('float32', this.buffers[i]!.subarray(0, this.used * this.rowSize), dims);
+      feeds[name] = new ort.Tensor('float32', this.buffers[i]!.data.subarray(0, this.used * this.rowSize), dims);
     });
     return feeds;
   }
@@ -114,7 +155,7 @@ export class CpuKvCache implements KvCache {
     const dims = [1, count, this.layout.heads, this.layout.headDim];
     const feeds: Record<string, Tensor> = {};
     this.layout.pastNames.forEach((name, i) => {
-      feeds[name] = new ort.Tensor('float32', this.buffers[i]!.subarray(offset * this.rowSize, this.used * this.rowSize), dims);
+      feeds[name] = new ort.Tensor('float32', this.buffers[i]!.data.subarray(offset * this.rowSize, this.used * this.rowSize), dims);
     });
     return { feeds, offset };
   }
@@ -127,7 +168,7 @@ export class CpuKvCache implements KvCache {
     const row = this.rowSize;
     this.layout.presentNames.forEach((name, i) => {
       const present = outputs[name]!.data as Float32Array;
-      const target = this.buffers[i]!;
+      const target = this.buffers[i]!.data;
       if (isPrefixRun(keep)) {
         target.set(present.subarray(0, keep.length * row), this.used * row);
       } else {
@@ -150,8 +191,7 @@ export class CpuKvCache implements KvCache {
 
   dispose(): void {
     this.used = 0;
-    this.rows = 0;
-    this.buffers = this.buffers.map(() => new Float32Array(0)); // the memory goes back as soon as the cache does
+    for (const buffer of this.buffers) buffer.release();
   }
 }
 
