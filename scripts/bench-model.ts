@@ -6,6 +6,8 @@
  *   tokens/s (128 tokens, stop tokens ignored so every run decodes to the limit), each the mean of three
  *   repetitions as llama-bench's default takes, and resident memory after load, sampled while decoding, and
  *   the process's lifetime peak (getrusage, as /usr/bin/time reports it).
+ * Both run under the engine's process settings (ENGINE_ENVIRONMENT, ENGINE_V8_FLAGS), as the extension
+ * starts the engine.
  * Run: npm run bench:model -- --model DIR [--decode 128] [--prompt 512] [--repetitions 3]
  */
 import { spawnSync } from 'node:child_process';
@@ -20,6 +22,7 @@ import { minorCollector } from '../src/core/reclaim';
 import { loadPackage } from '../src/core/package';
 import { defaultThreads } from '../src/core/session';
 import { FileVerifiedStore } from '../src/core/verified';
+import { ENGINE_ENVIRONMENT, ENGINE_V8_FLAGS } from '../src/engine/launch';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback?: string) => {
@@ -61,7 +64,7 @@ interface FirstStart {
 async function main(): Promise<void> {
   if (!modelDir) throw new Error('usage: bench-model --model DIR [--decode N] [--prompt N] [--repetitions N]');
   const cacheDir = mkdtempSync(join(tmpdir(), 'chimera-bench-cache-'));
-  const child = spawnSync(process.execPath, [__filename, '--first-start', modelDir, cacheDir], { encoding: 'utf8' });
+  const child = spawnSync(process.execPath, [...process.execArgv, __filename, '--first-start', modelDir, cacheDir], { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`the first start failed: ${child.stderr}`);
   const first = JSON.parse(child.stdout) as FirstStart;
   const rssBefore = process.memoryUsage().rss;
@@ -124,7 +127,16 @@ async function firstStart(dir: string, cacheDir: string): Promise<void> {
   process.stdout.write(JSON.stringify({ hashMs, profile, peakMB: peakMB() } satisfies FirstStart));
 }
 
-(args[0] === '--first-start' ? firstStart(args[1]!, args[2]!) : main()).catch((err: unknown) => {
+/** Runs this benchmark again under the engine's process settings (launch.ts) when it was started without them. */
+function rerunAsEngine(): boolean {
+  const flagsSet = ENGINE_V8_FLAGS.every((flag) => process.execArgv.includes(flag));
+  if (flagsSet && Object.keys(ENGINE_ENVIRONMENT).every((name) => process.env[name] !== undefined)) return false;
+  const child = spawnSync(process.execPath, [...ENGINE_V8_FLAGS, __filename, ...args], { env: { ...ENGINE_ENVIRONMENT, ...process.env }, stdio: 'inherit' });
+  process.exitCode = child.status ?? 1;
+  return true;
+}
+
+if (!rerunAsEngine()) (args[0] === '--first-start' ? firstStart(args[1]!, args[2]!) : main()).catch((err: unknown) => {
   process.stderr.write(`bench-model: ${(err as Error).stack ?? String(err)}\n`);
   process.exitCode = 1;
 });

@@ -15,7 +15,7 @@ import { loadCosts } from './profile';
 import { reclaimOutputs, type Collector } from './reclaim';
 import { largestSoundBlock, treesSound } from './gpu/blockCheck';
 import type { ProviderName } from './gpu/types';
-import { createSession, defaultThreads, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
+import { cpuArenaFor, createSession, defaultThreads, type DeviceChoice, type DeviceRequest, type Logger, type Session } from './session';
 import { TextTokenizer } from './tokenizer';
 
 export interface LoadedModel {
@@ -191,7 +191,7 @@ async function openTargetAndTokenizer(pkg: ModelPackage, options: LoadOptions) {
   const { manifest } = pkg;
   const tokenizerLoad = TextTokenizer.load(pkg.tokenizerPath, manifest).then((loaded) => ({ loaded }), (err: unknown) => ({ err }));
   const created = await openGraph(pkg.targetPath, () =>
-    createSession({ path: pkg.targetPath, device: options.device, provider: options.provider, allowSoftwareGpu: options.allowSoftwareGpu, threads: options.threads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.target.outputs) }),
+    createSession({ path: pkg.targetPath, device: options.device, provider: options.provider, allowSoftwareGpu: options.allowSoftwareGpu, threads: options.threads, log: options.log, gpuResidentOutputs: cacheOutputs(manifest.io.target.outputs), arena: cpuArenaFor(manifest.model.d_model) }),
   ).catch(async (err: unknown) => {
     const read = await tokenizerLoad;
     throw 'err' in read ? read.err : err;

@@ -1,6 +1,6 @@
 /** The engine's launch options: the same on every platform, with no shell and no inherited host flags. */
 import * as assert from 'node:assert/strict';
-import { engineForkOptions } from '../../src/engine/launch';
+import { ENGINE_V8_FLAGS, engineForkOptions } from '../../src/engine/launch';
 
 describe('engine launch options', () => {
   it('runs Electron as plain Node, whatever the environment says', () => {
@@ -10,9 +10,16 @@ describe('engine launch options', () => {
     assert.equal(options.env!.CHIMERA_ALLOW_SOFTWARE_GPU, '1', 'configured variables are added');
   });
 
-  it("passes none of the extension host's own flags, and never uses a shell", () => {
+  it('sets a fixed malloc mmap threshold, unless the user set one', () => {
+    assert.equal(engineForkOptions({}).env!.MALLOC_MMAP_THRESHOLD_, '1048576');
+    assert.equal(engineForkOptions({ MALLOC_MMAP_THRESHOLD_: '65536' }).env!.MALLOC_MMAP_THRESHOLD_, '65536', 'inherited');
+    assert.equal(engineForkOptions({}, { MALLOC_MMAP_THRESHOLD_: '0' }).env!.MALLOC_MMAP_THRESHOLD_, '0', 'configured');
+  });
+
+  it("passes only the engine's own V8 flags, none of the extension host's, and never uses a shell", () => {
     const options = engineForkOptions({});
-    assert.deepEqual(options.execArgv, []);
+    assert.deepEqual(options.execArgv, ['--max-semi-space-size=2']);
+    assert.notEqual(options.execArgv, ENGINE_V8_FLAGS, 'a copy: a caller cannot change the constant through it');
     assert.equal('shell' in options, false);
     assert.deepEqual(options.stdio, ['ignore', 'ignore', 'pipe', 'ipc'], 'the protocol runs over IPC; stderr carries the log');
   });

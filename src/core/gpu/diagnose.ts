@@ -8,7 +8,7 @@
  */
 import type { LoadedModel } from '../model';
 import { measureC1 } from '../profile';
-import { firstLine, gpuEnvironment, loadOrt, openCpu, openOn, refusal, type DeviceRequest, type GpuEnvironment, type Logger, type Session } from '../session';
+import { cpuArenaFor, firstLine, gpuEnvironment, loadOrt, openCpu, openOn, refusal, type DeviceRequest, type GpuEnvironment, type Logger, type Session } from '../session';
 import { softwareOnly } from './adapters';
 import { gpuCandidates, type GpuProvider } from './providers';
 import type { GpuDiagnostics, ProviderAttempt, ProviderCost, ProviderName } from './types';
@@ -63,7 +63,7 @@ async function judge(provider: GpuProvider, o: DiagnoseOptions, env: GpuEnvironm
 }
 
 async function cpuSession(model: LoadedModel): Promise<Usable> {
-  return { provider: 'cpu', session: await openCpu(model.pkg.targetPath), owned: true };
+  return { provider: 'cpu', session: await openCpu(model.pkg.targetPath, undefined, cpuArenaFor(model.manifest.model.d_model)), owned: true };
 }
 
 async function measureAll(model: LoadedModel, usable: Usable[], env: GpuEnvironment, log: Logger): Promise<ProviderCost[]> {
