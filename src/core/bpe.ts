@@ -3,9 +3,9 @@
  *
  * The library's own BPE model keeps, for a 151k-entry vocabulary, the parsed vocabulary object, every
  * merge as a two-string array, and a map keyed by each merge's JSON text: 48 MB of heap live, 112 MB at
- * its peak while building, and V8 keeps most of that peak resident. This one keeps the vocabulary (a map
- * and an array sharing the same strings, as the library's tokenizer needs them) and a merge table of
- * typed arrays (4 MB), and merges symbol ids instead of strings. It plugs into the library's tokenizer
+ * its peak while building, and V8 keeps most of that peak resident. This one keeps the vocabulary as one
+ * string with an index (VocabIndex) and the merges as a table of typed arrays (4 MB), and merges symbol
+ * ids instead of strings. It plugs into the library's tokenizer
  * as its `model`, so normalizers, pre-tokenizers and decoders stay the library's.
  *
  * Its output equals the library's BPE model's on every input: the same merge order (lowest rank first,
@@ -64,6 +64,92 @@ class MergeTable {
   }
 }
 
+/**
+ * The vocabulary without a string per entry: every entry's text in one string, where each starts, and an
+ * open-addressed table from a text's hash to its entry. A Map of Qwen's 151k entries with their strings
+ * (and the array by id the library decodes with) held 12.7 MB of heap; this holds about 2 MB, and 3 MB of
+ * typed arrays. It answers what the library asks of a model's `tokens_to_ids` map: `get` and `has`.
+ */
+class VocabIndex {
+  /** Entry i spans text[starts[i], starts[i + 1]). */
+  private readonly starts: Int32Array;
+  /** Entry number + 1 per slot (0: empty). */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  /** The entry of each token id, or -1. */
+  private readonly entryOfId: Int32Array;
+
+  constructor(
+    private readonly text: string,
+    lengths: Int32Array,
+    private readonly ids: Int32Array,
+    /** The largest id + 1. */
+    readonly idEnd: number,
+  ) {
+    const count = ids.length;
+    this.starts = new Int32Array(count + 1);
+    for (let i = 0; i < count; i++) this.starts[i + 1] = this.starts[i]! + lengths[i]!;
+    let size = 16;
+    while (size < count * 2) size *= 2;
+    this.mask = size - 1;
+    this.slots = new Int32Array(size);
+    this.entryOfId = new Int32Array(idEnd).fill(-1);
+    for (let i = 0; i < count; i++) {
+      let slot = this.hashOf(this.starts[i]!, this.starts[i + 1]!);
+      while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;
+      this.slots[slot] = i + 1;
+      this.entryOfId[ids[i]!] = i;
+    }
+  }
+
+  /** FNV-1a over the UTF-16 units of text[from, to). */
+  private hashOf(from: number, to: number, of: string = this.text): number {
+    let h = 0x811c9dc5;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ of.charCodeAt(i), 0x01000193);
+    return h & this.mask;
+  }
+
+  get(token: string): number | undefined {
+    for (let slot = this.hashOf(0, token.length, token); ; slot = (slot + 1) & this.mask) {
+      const entry = this.slots[slot]! - 1;
+      if (entry < 0) return undefined;
+      const start = this.starts[entry]!;
+      if (this.starts[entry + 1]! - start === token.length && this.text.startsWith(token, start)) return this.ids[entry];
+    }
+  }
+
+  has(token: string): boolean {
+    return this.get(token) !== undefined;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The text of token `id`, or undefined. */
+  textOf(id: number): string | undefined {
+    const entry = Number.isInteger(id) && id >= 0 && id < this.idEnd ? this.entryOfId[id]! : -1;
+    return entry < 0 ? undefined : this.text.slice(this.starts[entry], this.starts[entry + 1]);
+  }
+}
+
+/**
+ * The library's `vocab` array (text by id), read as `vocab[id]` when decoding and `vocab.length`, answered
+ * from the index instead of holding 151k strings.
+ */
+function vocabByIds(index: VocabIndex): string[] {
+  return new Proxy([] as string[], {
+    get(target, key, receiver) {
+      if (key === 'length') return index.idEnd;
+      if (typeof key === 'string' && key.length > 0 && key.length < 11 && key.charCodeAt(0) <= 57) {
+        const id = Number(key);
+        if (Number.isInteger(id)) return index.textOf(id);
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+}
+
 /** Results the library would cache too: pre-tokenized words repeat, and merging them is the costly part. */
 const CACHE_LIMIT = 10_000;
 const CACHED_LENGTH = 256;
@@ -74,7 +160,8 @@ export class CompactBpe extends Model {
   private readonly table: MergeTable;
   /** Symbols that merges name but the vocabulary lacks, numbered after the vocabulary's ids. */
   private readonly extra: string[] = [];
-  private readonly extraIds: Map<string, number>;
+  private readonly extraIds = new Map<string, number>();
+  private readonly index: VocabIndex;
   private readonly firstExtra: number;
   private readonly byteFallback: boolean;
   private readonly ignoreMerges: boolean;
@@ -83,26 +170,20 @@ export class CompactBpe extends Model {
 
   constructor(tables: BpeTables) {
     super({ type: 'BPE', unk_token: tables.unk_token, byte_fallback: tables.byte_fallback, ignore_merges: tables.ignore_merges, fuse_unk: tables.fuse_unk, vocab: {}, merges: [] });
-    const ids = new Map<string, number>();
-    const vocab: string[] = [];
-    const extraIds = new Map<string, number>();
-    let at = 0;
-    tables.lengths.forEach((length, i) => {
-      const text = tables.text.slice(at, (at += length));
-      if (i < tables.ids.length) {
-        ids.set(text, tables.ids[i]!);
-        vocab[tables.ids[i]!] = text;
-      } else {
-        extraIds.set(text, tables.firstExtra + this.extra.length);
-        this.extra.push(text);
-      }
-    });
-    this.tokens_to_ids = ids;
-    this.vocab = vocab;
-    this.extraIds = extraIds;
+    const count = tables.ids.length;
+    let vocabChars = 0;
+    for (let i = 0; i < count; i++) vocabChars += tables.lengths[i]!;
+    this.index = new VocabIndex(tables.text.slice(0, vocabChars), tables.lengths.subarray(0, count), tables.ids, tables.firstExtra);
+    for (let i = count, at = vocabChars; i < tables.lengths.length; i++) {
+      const text = tables.text.slice(at, (at += tables.lengths[i]!));
+      this.extraIds.set(text, tables.firstExtra + this.extra.push(text) - 1);
+    }
+    // The library asks only get and has of a model's map once the tokenizer is built (tokenizer.ts).
+    this.tokens_to_ids = this.index as unknown as Map<string, number>;
+    this.vocab = vocabByIds(this.index);
     this.firstExtra = tables.firstExtra;
     this.unk_token = tables.unk_token ?? undefined;
-    this.unk_token_id = tables.unk_token !== null ? ids.get(tables.unk_token) : undefined;
+    this.unk_token_id = tables.unk_token !== null ? this.index.get(tables.unk_token) : undefined;
     this.byteFallback = tables.byte_fallback;
     this.ignoreMerges = tables.ignore_merges;
     const merges = tables.merges;
@@ -112,13 +193,13 @@ export class CompactBpe extends Model {
 
   private textOf(symbol: number, unknown: readonly string[]): string {
     if (symbol < 0) return unknown[-1 - symbol]!;
-    return symbol < this.firstExtra ? this.vocab[symbol]! : this.extra[symbol - this.firstExtra]!;
+    return symbol < this.firstExtra ? this.index.textOf(symbol)! : this.extra[symbol - this.firstExtra]!;
   }
 
   encode(tokens: string[]): string[] {
     const out: string[] = [];
     for (const token of tokens) {
-      if (this.ignoreMerges && this.tokens_to_ids.has(token)) {
+      if (this.ignoreMerges && this.index.has(token)) {
         out.push(token);
         continue;
       }
@@ -129,13 +210,13 @@ export class CompactBpe extends Model {
 
   /** A piece the vocabulary has, else its UTF-8 bytes as `<0xXX>` tokens, else the unknown token. */
   private emit(piece: string, out: string[]): void {
-    if (this.tokens_to_ids.has(piece)) {
+    if (this.index.has(piece)) {
       out.push(piece);
       return;
     }
     if (this.byteFallback) {
       const bytes = Array.from(this.utf8.encode(piece), (x) => `<0x${x.toString(16).toUpperCase().padStart(2, '0')}>`);
-      if (bytes.every((x) => this.tokens_to_ids.has(x))) {
+      if (bytes.every((x) => this.index.has(x))) {
         out.push(...bytes);
         return;
       }
@@ -165,7 +246,7 @@ export class CompactBpe extends Model {
     const next = new Int32Array(n);
     const dead = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const known = this.tokens_to_ids.get(chars[i]!) ?? this.extraIds.get(chars[i]!);
+      const known = this.index.get(chars[i]!) ?? this.extraIds.get(chars[i]!);
       symbol[i] = known ?? -1 - (unknown.push(chars[i]!) - 1);
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;

@@ -112,9 +112,27 @@ describe('CompactBpe', () => {
     const compact = compactFrom(config);
     for (const [token, id] of Object.entries(config.vocab)) {
       assert.equal(compact.tokens_to_ids.get(token), id);
+      assert.equal(compact.tokens_to_ids.has(token), true);
       assert.equal(compact.vocab[id], token);
     }
     assert.equal(compact.unk_token_id, config.vocab['<unk>']);
+    const ids = Object.values(config.vocab);
+    assert.equal(compact.vocab.length, Math.max(...ids) + 1);
+    for (const absent of ['', 'not-a-token', ...randomWords(5, 200)]) {
+      if (Object.hasOwn(config.vocab, absent)) continue;
+      assert.equal(compact.tokens_to_ids.get(absent), undefined, JSON.stringify(absent));
+      assert.equal(compact.tokens_to_ids.has(absent), false);
+    }
+    assert.equal(compact.vocab[-1], undefined);
+    assert.equal(compact.vocab[compact.vocab.length], undefined);
+  });
+
+  it('answers ids with gaps, and symbols only merges name, as absent from the vocabulary', () => {
+    const compact = compactFrom({ type: 'BPE', vocab: { a: 0, b: 5, abc: 9 }, merges: [['a', 'b'], ['ab', 'c']] });
+    assert.deepEqual([0, 1, 5, 8, 9].map((id) => compact.vocab[id]), ['a', undefined, 'b', undefined, 'abc']);
+    assert.equal(compact.vocab.length, 10);
+    assert.equal(compact.tokens_to_ids.get('ab'), undefined, "a merge's result the vocabulary lacks");
+    assert.equal(compact.tokens_to_ids.get('c'), undefined);
   });
 
   it('names a vocabulary entry whose id is shared or not an integer', () => {
