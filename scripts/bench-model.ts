@@ -22,7 +22,7 @@ import { minorCollector } from '../src/core/reclaim';
 import { loadPackage } from '../src/core/package';
 import { defaultThreads } from '../src/core/session';
 import { FileVerifiedStore } from '../src/core/verified';
-import { ENGINE_ENVIRONMENT, ENGINE_V8_FLAGS } from '../src/engine/launch';
+import { rerunWithEngineSettings } from '../src/engine/launch';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback?: string) => {
@@ -127,16 +127,14 @@ async function firstStart(dir: string, cacheDir: string): Promise<void> {
   process.stdout.write(JSON.stringify({ hashMs, profile, peakMB: peakMB() } satisfies FirstStart));
 }
 
-/** Runs this benchmark again under the engine's process settings (launch.ts) when it was started without them. */
-function rerunAsEngine(): boolean {
-  const flagsSet = ENGINE_V8_FLAGS.every((flag) => process.execArgv.includes(flag));
-  if (flagsSet && Object.keys(ENGINE_ENVIRONMENT).every((name) => process.env[name] !== undefined)) return false;
-  const child = spawnSync(process.execPath, [...ENGINE_V8_FLAGS, __filename, ...args], { env: { ...ENGINE_ENVIRONMENT, ...process.env }, stdio: 'inherit' });
-  process.exitCode = child.status ?? 1;
-  return true;
+async function run(): Promise<void> {
+  // Measured under the engine's process settings (launch.ts), as the extension starts the engine.
+  const rerun = await rerunWithEngineSettings(__filename, args);
+  if (rerun !== null) process.exitCode = rerun;
+  else await (args[0] === '--first-start' ? firstStart(args[1]!, args[2]!) : main());
 }
 
-if (!rerunAsEngine()) (args[0] === '--first-start' ? firstStart(args[1]!, args[2]!) : main()).catch((err: unknown) => {
+run().catch((err: unknown) => {
   process.stderr.write(`bench-model: ${(err as Error).stack ?? String(err)}\n`);
   process.exitCode = 1;
 });

@@ -1,5 +1,6 @@
 /** Entry point of the `chimera` command line (dist/cli.js). */
 import { VERSION } from '../core/version';
+import { rerunWithEngineSettings } from '../engine/launch';
 import { HELP_TEXT, parseArgs } from './args';
 import { runBench } from './bench';
 import { runDoctor } from './doctor';
@@ -27,8 +28,13 @@ async function main(): Promise<void> {
       return runGenerate(action.args);
     case 'bench':
       return runBench(action.args);
-    case 'serve':
-      return runServe(action.args);
+    case 'serve': {
+      // A server is an engine that runs for long: it gets the engine's process settings (launch.ts).
+      const rerun = await rerunWithEngineSettings(process.argv[1]!, process.argv.slice(2));
+      if (rerun !== null) process.exitCode = rerun;
+      else await runServe(action.args);
+      return;
+    }
     case 'verify':
       return runVerify(action.args);
     case 'doctor':

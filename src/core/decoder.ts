@@ -17,7 +17,7 @@ import { findContinuation, type NgramOptions } from './ngram';
 import { HealingConstraint, healingLeft } from './healing';
 import { TreePolicy, type TreeChoice, type TreeKind } from './policy';
 import { DraftRunner, type CacheKind } from './runner';
-import { createTarget, type TargetModel } from './target';
+import { createTarget, prefillChunkFor, type TargetModel } from './target';
 import { GREEDY, PositionDraws, top2Margin, type SamplingParams } from './sampling';
 import { accept, chooseFirst, gatherRows } from './step';
 import { draftTreeFromPaths, ShapeCache, TokenTree } from './tree';
@@ -66,17 +66,6 @@ export interface SessionOptions {
   costs?: CostModel;
 }
 
-/**
- * Tokens per prefill chunk: as many as keep one chunk's activations near those of 64 tokens of a
- * 1024-wide model, between 64 and 256. A chunk's activations are the peak of a prompt's memory: a 0.5B
- * model (896 wide) peaked 37 MB lower in 128-token chunks than in 256, and another 12-22 MB lower in 64
- * (its prompts about 7% slower, still twice llama.cpp's Q8_0 speed), while the bundled 256-wide model,
- * whose calls are short, was about 10% faster in 256-token chunks.
- */
-export function prefillChunkFor(width: number): number {
-  const tokens = (64 * 1024) / Math.max(1, width);
-  return Math.min(256, Math.max(64, 2 ** Math.floor(Math.log2(tokens))));
-}
 /** The cost policy verifies at most this many nodes (the profiled range); lookup runs may be this long. */
 const MAX_TREE = 32;
 /** Prompt lookup for the cost policy: long runs are offered, and the policy trims them to what pays. */

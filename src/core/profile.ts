@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CostModel, PROFILE_SIZES, type CostProfile, type CostStore } from './cost';
 import type { LoadedModel } from './model';
 import { DraftRunner } from './runner';
-import { createTarget, type TargetModel } from './target';
+import { createTarget, prefillChunkFor, type TargetModel } from './target';
 import { loadOrt, type Logger } from './session';
 import { buildShape } from './tree';
 
@@ -59,7 +59,7 @@ export async function measureProfile(model: Measurable, key: string): Promise<Co
   const runner = await createTarget(model as LoadedModel, capacity);
   try {
     const tokens = profileTokens(model, capacity);
-    const hidden = await fill(runner, tokens.slice(0, context));
+    const hidden = await fill(runner, tokens.slice(0, context), prefillChunkFor(model.manifest.model.d_model));
     const draft = model.draft && hidden ? await openDraft(model, hidden, context) : null;
     try {
       const { targetMs, draftMs } = await measureInterleaved(runner, tokens, context, draft);
@@ -81,18 +81,21 @@ export async function measureC1(model: Measurable): Promise<number> {
   const runner = await createTarget(model as LoadedModel, context + 1);
   try {
     const tokens = profileTokens(model, context + 1);
-    await fill(runner, tokens.slice(0, context));
+    await fill(runner, tokens.slice(0, context), prefillChunkFor(model.manifest.model.d_model));
     return await median(async () => (await runner.forward([tokens[context]!], 1)).release());
   } finally {
     runner.dispose();
   }
 }
 
-/** Runs the prompt into the cache; returns the hidden states (the draft's context), when the graph has them. */
-async function fill(runner: TargetModel, tokens: readonly number[]): Promise<Float32Array | null> {
+/**
+ * Runs the prompt into the cache, in the engine's prompt chunks (a 0.5B model's first start peaked 40-60 MB
+ * higher in 256-token ones); returns the hidden states (the draft's context), when the graph has them.
+ */
+async function fill(runner: TargetModel, tokens: readonly number[], chunkTokens: number): Promise<Float32Array | null> {
   const parts: Float32Array[] = [];
-  for (let start = 0; start < tokens.length; start += 256) {
-    const chunk = tokens.slice(start, start + 256);
+  for (let start = 0; start < tokens.length; start += chunkTokens) {
+    const chunk = tokens.slice(start, start + chunkTokens);
     const out = await runner.forward(chunk, 1);
     if (out.hidden) parts.push(Float32Array.from(out.hidden));
     await out.commit(chunk.map((_, i) => i));

@@ -12,7 +12,7 @@
  * - stdout is ignored (the protocol runs over the IPC channel), stderr carries the engine's log lines.
  * - ENGINE_ENVIRONMENT comes first, so a user's own setting of the same variables wins.
  */
-import type { ForkOptions } from 'node:child_process';
+import { spawn, type ForkOptions } from 'node:child_process';
 
 /**
  * The engine's own process settings. glibc's malloc gives a freed block above its mmap threshold back to
@@ -36,4 +36,34 @@ export function engineForkOptions(inherited: NodeJS.ProcessEnv, configured: Node
     env: { ...ENGINE_ENVIRONMENT, ...inherited, ...configured, ELECTRON_RUN_AS_NODE: '1' },
     execArgv: [...ENGINE_V8_FLAGS],
   };
+}
+
+/** Whether this process runs with the engine's settings: its V8 flags, and its environment (or the user's). */
+export function hasEngineSettings(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): boolean {
+  return ENGINE_V8_FLAGS.every((flag) => execArgv.includes(flag)) && Object.keys(ENGINE_ENVIRONMENT).every((name) => env[name] !== undefined);
+}
+
+/**
+ * A command that hosts an engine in its own process (`chimera serve`, the real-size benchmark) runs itself
+ * again as a child with the engine's settings, when it was started without them, and resolves with the
+ * child's exit code. It resolves null when this process already has them (then the caller runs here).
+ * Ctrl-C and termination reach the child too (the terminal signals the whole group; a `kill` of this
+ * process is passed on), and this process waits for the child to stop.
+ */
+export function rerunWithEngineSettings(script: string, args: readonly string[]): Promise<number | null> {
+  if (hasEngineSettings()) return Promise.resolve(null);
+  const child = spawn(process.execPath, [...ENGINE_V8_FLAGS, script, ...args], { env: { ...ENGINE_ENVIRONMENT, ...process.env }, stdio: 'inherit' });
+  const pass = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const onInt = pass('SIGINT');
+  const onTerm = pass('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1));
+    });
+  });
 }

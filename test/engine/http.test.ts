@@ -1,5 +1,6 @@
 /** `chimera serve` as a real process, asked the way an OpenAI client asks, streamed and not. */
 import * as assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { sseData, startServe, type Served } from '../support/serve';
 
@@ -166,6 +167,26 @@ describe('chimera serve: limits and access', function () {
     } finally {
       await served.stop();
     }
+  });
+
+  it("runs the engine in a process with the engine's settings, and stops it when told to stop", async function () {
+    if (process.platform !== 'linux') this.skip(); // read from /proc
+    const served = await startServe();
+    let server: number;
+    try {
+      const children = readFileSync(`/proc/${served.process.pid}/task/${served.process.pid}/children`, 'utf8').trim().split(/\s+/);
+      assert.equal(children.length, 1, 'the command ran itself again, once');
+      server = Number(children[0]);
+      const args = readFileSync(`/proc/${server}/cmdline`, 'utf8').split('\0');
+      const env = readFileSync(`/proc/${server}/environ`, 'utf8').split('\0');
+      assert.ok(args.includes('--max-semi-space-size=2'), args.join(' '));
+      assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=1048576'));
+      assert.equal((await post(served.base, '/v1/completions', { prompt: 'x', max_tokens: 2 })).status, 200);
+    } finally {
+      await served.stop();
+    }
+    assert.equal(served.process.exitCode, 0, 'the first process ends as the server did');
+    assert.equal(existsSync(`/proc/${server}`), false, 'the server stopped with it');
   });
 
   it('requires the bearer token from CHIMERA_API_TOKEN or --token', async () => {

@@ -1,6 +1,6 @@
 /** The engine's launch options: the same on every platform, with no shell and no inherited host flags. */
 import * as assert from 'node:assert/strict';
-import { ENGINE_V8_FLAGS, engineForkOptions } from '../../src/engine/launch';
+import { ENGINE_V8_FLAGS, engineForkOptions, hasEngineSettings } from '../../src/engine/launch';
 
 describe('engine launch options', () => {
   it('runs Electron as plain Node, whatever the environment says', () => {
@@ -22,5 +22,13 @@ describe('engine launch options', () => {
     assert.notEqual(options.execArgv, ENGINE_V8_FLAGS, 'a copy: a caller cannot change the constant through it');
     assert.equal('shell' in options, false);
     assert.deepEqual(options.stdio, ['ignore', 'ignore', 'pipe', 'ipc'], 'the protocol runs over IPC; stderr carries the log');
+  });
+
+  it('tells whether a process runs with the engine settings (else serve and the benchmark run themselves again)', () => {
+    const forked = engineForkOptions({});
+    assert.equal(hasEngineSettings(forked.env, forked.execArgv), true, 'what the extension starts');
+    assert.equal(hasEngineSettings({ MALLOC_MMAP_THRESHOLD_: '65536' }, ['--max-semi-space-size=2']), true, "the user's own threshold");
+    assert.equal(hasEngineSettings({}, ['--max-semi-space-size=2']), false, 'no threshold');
+    assert.equal(hasEngineSettings(forked.env, []), false, 'no V8 flags');
   });
 });

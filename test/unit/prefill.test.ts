@@ -3,7 +3,7 @@
  * the same size, within 64..256 tokens.
  */
 import * as assert from 'node:assert/strict';
-import { prefillChunkFor } from '../../src/core/decoder';
+import { prefillChunkFor } from '../../src/core/target';
 
 describe('prefill chunk size', () => {
   it('takes 256 tokens for narrow models and fewer, in powers of two, for wider ones', () => {
