@@ -10,11 +10,12 @@
  *   every file is complete, so the engine never loads a partial download.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { hashFileInto } from './fileHash';
 
 export const DEFAULT_HUB = 'https://huggingface.co';
 /** Present while a download into the folder is incomplete; the engine refuses such a folder. */
@@ -98,12 +99,6 @@ async function sizeOf(path: string): Promise<number> {
   return stat(path).then((s) => s.size, () => 0);
 }
 
-async function hashFile(path: string): Promise<ReturnType<typeof createHash>> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash;
-}
-
 export interface DownloadOptions {
   hub: string;
   repo: string;
@@ -158,14 +153,14 @@ async function downloadOne(o: DownloadOptions, f: HubFile, doneBefore: number, t
   let done = doneBefore;
   let hash: ReturnType<typeof createHash>;
   if (have > 0 && have === f.size) {
-    hash = await hashFile(part); // complete but not yet checked (a run stopped right before the rename)
+    hash = await hashFileInto(createHash('sha256'), part); // complete but not yet checked (a run stopped right before the rename)
   } else {
     const res = await fetchOk(url(o.hub, o.repo, 'resolve', o.revision ?? 'main', f.path), { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal: o.signal, redirect: 'follow' }, f.path);
     if (have > 0 && res.status !== 206) {
       done -= have; // the server ignored the range: the file starts over
       have = 0;
     }
-    hash = have > 0 ? await hashFile(part) : createHash('sha256');
+    hash = have > 0 ? await hashFileInto(createHash('sha256'), part) : createHash('sha256');
     try {
       await pipeline(
         Readable.fromWeb(res.body as never),

@@ -3,9 +3,8 @@
  * The ONNX graphs' input/output names are checked against the manifest once sessions exist
  * (see checkSessionNames), since reading them needs onnxruntime.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { sha256File } from './fileHash';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PackageError } from './errors';
 import { detectStandard, loadStandardPackage, type StandardLayout } from './formats/standard';
@@ -21,12 +20,6 @@ export interface ModelPackage {
   draftPath: string | null;
   /** Set for a standard ONNX export read without a chimera.json (formats/standard.ts). */
   layout?: StandardLayout;
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function checkFile(dir: string, role: string, entry: FileEntry, verified: VerifiedStore | null): Promise<string> {
