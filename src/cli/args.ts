@@ -55,6 +55,8 @@ export interface ServeArgs {
   device: DeviceRequest;
   /** Bearer token clients must send; also read from CHIMERA_API_TOKEN. */
   token?: string;
+  /** A file whose first line is the token (kept out of the process list, where --token shows). */
+  tokenFile?: string;
   /** Generations admitted at once; more get 503. */
   maxQueue: number;
   /** Cap on the context (tokens); the package's own limit still applies. */
@@ -119,7 +121,10 @@ Commands:
   serve      OpenAI-compatible HTTP API on 127.0.0.1. It answers only to loopback host names and refuses
              requests from web pages (Origin), and POST bodies must be application/json.
                --port P (default 8012)  --model DIR  --device auto|gpu|cpu
-               --token T            require "Authorization: Bearer T" (default: $CHIMERA_API_TOKEN, if set)
+               --token-file F       require "Authorization: Bearer T", T the first line of file F
+                                    (default: $CHIMERA_API_TOKEN, if set)
+               --token T            the same, T given here (other users of the machine can read it
+                                    in the process list; prefer the file or the variable)
                --max-queue N        generations admitted at once; more are answered 503 (default 8)
   verify     Check a model package's logits and hidden states against reference cases
              (a prefill, a decode step on the KV cache, a tree-masked block); exit code 1 on a mismatch.
@@ -249,11 +254,14 @@ function parseServe(flags: Flags): ServeArgs {
     port: number(flags, 'port', 8012, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number'),
     device: oneOf(flags, 'device', DEVICES, 'auto'),
     token: take(flags, 'token'),
+    tokenFile: take(flags, 'token-file'),
     maxQueue: number(flags, 'max-queue', 8, isPositiveInt, 'a positive integer'),
     ...maxContextFlag(flags),
   };
   rejectLeftovers(flags, 'serve');
   if (args.token !== undefined && args.token.trim() === '') throw new UsageError('--token must not be empty');
+  if (args.token !== undefined && args.tokenFile !== undefined) throw new UsageError('give --token or --token-file, not both');
+  if (args.tokenFile === undefined) delete args.tokenFile;
   return args;
 }
 

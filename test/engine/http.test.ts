@@ -1,6 +1,8 @@
 /** `chimera serve` as a real process, asked the way an OpenAI client asks, streamed and not. */
 import * as assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { sseData, startServe, type Served } from '../support/serve';
 
@@ -189,8 +191,10 @@ describe('chimera serve: limits and access', function () {
     assert.equal(existsSync(`/proc/${server}`), false, 'the server stopped with it');
   });
 
-  it('requires the bearer token from CHIMERA_API_TOKEN or --token', async () => {
-    for (const [args, env] of [[[], { CHIMERA_API_TOKEN: 'tok-env' }], [['--token', 'tok-env'], {}]] as const) {
+  it('requires the bearer token from CHIMERA_API_TOKEN, --token-file or --token', async () => {
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'chimera-token-')), 'token');
+    writeFileSync(tokenFile, 'tok-env\nnot part of it\n', { mode: 0o600 });
+    for (const [args, env] of [[[], { CHIMERA_API_TOKEN: 'tok-env' }], [['--token-file', tokenFile], { CHIMERA_API_TOKEN: 'other' }], [['--token', 'tok-env'], {}]] as const) {
       const served = await startServe(args, env);
       try {
         assert.equal((await fetch(`${served.base}/v1/models`)).status, 401);

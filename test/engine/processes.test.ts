@@ -41,6 +41,21 @@ describe('chimera CLI (dist/cli.js)', () => {
   }
 });
 
+describe('chimera serve with a token file it cannot use', function () {
+  this.timeout(60_000);
+
+  it('names the file and stops with exit code 1, before loading the model', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chimera-token-'));
+    writeFileSync(join(dir, 'empty'), '\n');
+    for (const [file, why] of [[join(dir, 'missing'), /cannot read the token file .*missing: ENOENT/], [join(dir, 'empty'), /the token file .*empty has no token on its first line/]] as const) {
+      const result = await run(process.execPath, [cli, 'serve', '--token-file', file, '--model', join(dir, 'no-model'), '--port', '0']);
+      assert.equal(result.code, 1, describeResult(result));
+      assert.match(result.stderr, why);
+      assert.doesNotMatch(result.stderr, /no-model/, 'the token is checked first');
+    }
+  });
+});
+
 describe('chimera generate and bench (real model, real process)', function () {
   this.timeout(120_000);
 

@@ -64,6 +64,9 @@ describe('cli argument parsing', () => {
     assert.equal(action.kind === 'serve' && action.args.token, 's3cret');
     assert.equal(action.kind === 'serve' && action.args.maxQueue, 2);
     assert.match(error(['serve', '--token', ' ']), /--token must not be empty/);
+    const fromFile = parseArgs(['serve', '--token-file', '/run/secrets/chimera']);
+    assert.equal(fromFile.kind === 'serve' && fromFile.args.tokenFile, '/run/secrets/chimera');
+    assert.match(error(['serve', '--token', 'a', '--token-file', 'f']), /--token or --token-file, not both/);
     assert.match(error(['serve', '--max-queue', '0']), /--max-queue must be a positive integer/);
   });
 
