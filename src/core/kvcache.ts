@@ -61,15 +61,27 @@ class RowBuffer {
   private buffer: ArrayBuffer;
   /** Over the whole buffer; a view of a resizable buffer tracks its length. */
   data: Float32Array;
+  readonly inPlace: boolean;
 
   constructor(
     rows: number,
     private readonly rowSize: number,
     capacity: number,
-    readonly inPlace: boolean,
+    growInPlace: boolean,
   ) {
-    this.buffer = inPlace ? new ArrayBuffer(rows * rowSize * 4, { maxByteLength: capacity * rowSize * 4 }) : new ArrayBuffer(rows * rowSize * 4);
+    const reserved = growInPlace ? RowBuffer.reserve(rows * rowSize * 4, capacity * rowSize * 4) : null;
+    // Without address space to reserve (a ulimit, say), the buffer grows by copies.
+    this.inPlace = reserved !== null;
+    this.buffer = reserved ?? new ArrayBuffer(rows * rowSize * 4);
     this.data = new Float32Array(this.buffer);
+  }
+
+  private static reserve(bytes: number, maxBytes: number): ArrayBuffer | null {
+    try {
+      return new ArrayBuffer(bytes, { maxByteLength: maxBytes });
+    } catch {
+      return null;
+    }
   }
 
   static readonly resizable = typeof (ArrayBuffer.prototype as { resize?: unknown }).resize === 'function';

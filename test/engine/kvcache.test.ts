@@ -40,6 +40,14 @@ describe('KV cache growth (CPU)', () => {
     await grow(new CpuKvCache(big, true), { afterSix: 640, afterLarge: 1536, atCapacity: 2000 });
   });
 
+  it('grows by copies where the capacity cannot be reserved as address space', async () => {
+    const cache = new CpuKvCache({ ...layout, capacity: 2 ** 50 }, true); // beyond any ArrayBuffer's reach
+    await cache.commit(presents(300, 1), rowsOf(300));
+    assert.equal(cache.allocatedRows, 384, 'half again, as a plain buffer grows');
+    assert.equal((cache.pastFeeds().pk!.data as Float32Array)[299 * ROW], 1399);
+    cache.dispose();
+  });
+
   it('grows a plain buffer by half (whole steps of 64 rows), copying the rows it keeps', async () => {
     await grow(new CpuKvCache(big, false), { afterSix: 896, afterLarge: 1536, atCapacity: 2000 });
   });
