@@ -40,7 +40,13 @@ export function engineForkOptions(inherited: NodeJS.ProcessEnv, configured: Node
 
 /** Whether this process runs with the engine's settings: its V8 flags, and its environment (or the user's). */
 export function hasEngineSettings(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): boolean {
-  return ENGINE_V8_FLAGS.every((flag) => execArgv.includes(flag)) && Object.keys(ENGINE_ENVIRONMENT).every((name) => env[name] !== undefined);
+  return missingEngineFlags(execArgv).length === 0 && Object.keys(ENGINE_ENVIRONMENT).every((name) => env[name] !== undefined);
+}
+
+/** The engine's V8 flags that `execArgv` does not set; one the user set to another value counts as set. */
+export function missingEngineFlags(execArgv: readonly string[]): string[] {
+  const named = (arg: string) => arg.split('=', 1)[0]!;
+  return ENGINE_V8_FLAGS.filter((flag) => !execArgv.some((arg) => named(arg) === named(flag)));
 }
 
 /**
@@ -52,7 +58,8 @@ export function hasEngineSettings(env: NodeJS.ProcessEnv = process.env, execArgv
  */
 export function rerunWithEngineSettings(script: string, args: readonly string[]): Promise<number | null> {
   if (hasEngineSettings()) return Promise.resolve(null);
-  const child = spawn(process.execPath, [...ENGINE_V8_FLAGS, script, ...args], { env: { ...ENGINE_ENVIRONMENT, ...process.env }, stdio: 'inherit' });
+  const flags = [...process.execArgv, ...missingEngineFlags(process.execArgv)];
+  const child = spawn(process.execPath, [...flags, script, ...args], { env: { ...ENGINE_ENVIRONMENT, ...process.env }, stdio: 'inherit' });
   const pass = (signal: NodeJS.Signals) => () => child.kill(signal);
   const onInt = pass('SIGINT');
   const onTerm = pass('SIGTERM');

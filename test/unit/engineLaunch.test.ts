@@ -1,6 +1,6 @@
 /** The engine's launch options: the same on every platform, with no shell and no inherited host flags. */
 import * as assert from 'node:assert/strict';
-import { ENGINE_V8_FLAGS, engineForkOptions, hasEngineSettings } from '../../src/engine/launch';
+import { ENGINE_V8_FLAGS, engineForkOptions, hasEngineSettings, missingEngineFlags } from '../../src/engine/launch';
 
 describe('engine launch options', () => {
   it('runs Electron as plain Node, whatever the environment says', () => {
@@ -30,5 +30,12 @@ describe('engine launch options', () => {
     assert.equal(hasEngineSettings({ MALLOC_MMAP_THRESHOLD_: '65536' }, ['--max-semi-space-size=2']), true, "the user's own threshold");
     assert.equal(hasEngineSettings({}, ['--max-semi-space-size=2']), false, 'no threshold');
     assert.equal(hasEngineSettings(forked.env, []), false, 'no V8 flags');
+    assert.equal(hasEngineSettings(forked.env, ['--max-semi-space-size=8']), true, "the user's own semi-space size");
+  });
+
+  it('adds only the V8 flags a process lacks, keeping the ones the user chose', () => {
+    assert.deepEqual(missingEngineFlags([]), ['--max-semi-space-size=2']);
+    assert.deepEqual(missingEngineFlags(['--inspect', '--max-semi-space-size=8']), []);
+    assert.deepEqual(missingEngineFlags(['--max-old-space-size=4096']), ['--max-semi-space-size=2']);
   });
 });
