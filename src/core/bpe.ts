@@ -5,8 +5,8 @@
  * merge as a two-string array, and a map keyed by each merge's JSON text: 48 MB of heap live, 112 MB at
  * its peak while building, and V8 keeps most of that peak resident. This one keeps the vocabulary as one
  * string with an index (VocabIndex) and the merges as a table of typed arrays (4 MB), and merges symbol
- * ids instead of strings. It plugs into the library's tokenizer
- * as its `model`, so normalizers, pre-tokenizers and decoders stay the library's.
+ * ids instead of strings. It plugs into the library's tokenizer as its `model`, so normalizers,
+ * pre-tokenizers and decoders stay the library's.
  *
  * Its output equals the library's BPE model's on every input: the same merge order (lowest rank first,
  * then leftmost), the same handling of `ignore_merges`, `byte_fallback` and unknown tokens. Configurations
@@ -141,9 +141,9 @@ function vocabByIds(index: VocabIndex): string[] {
   return new Proxy([] as string[], {
     get(target, key, receiver) {
       if (key === 'length') return index.idEnd;
-      if (typeof key === 'string' && key.length > 0 && key.length < 11 && key.charCodeAt(0) <= 57) {
+      if (typeof key === 'string' && key.length > 0 && key.length < 11) {
         const id = Number(key);
-        if (Number.isInteger(id)) return index.textOf(id);
+        if (Number.isInteger(id) && String(id) === key) return index.textOf(id);
       }
       return Reflect.get(target, key, receiver) as unknown;
     },

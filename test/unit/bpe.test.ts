@@ -124,6 +124,9 @@ describe('CompactBpe', () => {
       assert.equal(compact.tokens_to_ids.has(absent), false);
     }
     assert.equal(compact.vocab[-1], undefined);
+    const byName = compact.vocab as unknown as Record<string, unknown>;
+    assert.equal(byName[' '], undefined, 'not read as id 0');
+    assert.equal(byName['00'], undefined, 'not read as id 0');
     assert.equal(compact.vocab[compact.vocab.length], undefined);
   });
 
