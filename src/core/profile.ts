@@ -89,8 +89,8 @@ export async function measureC1(model: Measurable): Promise<number> {
 }
 
 /**
- * Runs the prompt into the cache, in the engine's prompt chunks (a 0.5B model's first start peaked 40-60 MB
- * higher in 256-token ones); returns the hidden states (the draft's context), when the graph has them.
+ * Runs the prompt into the cache, in the engine's prompt chunks (so measuring a profile needs no more
+ * memory than a prompt does); returns the hidden states (the draft's context), when the graph has them.
  */
 async function fill(runner: TargetModel, tokens: readonly number[], chunkTokens: number): Promise<Float32Array | null> {
   const parts: Float32Array[] = [];
