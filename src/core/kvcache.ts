@@ -70,21 +70,21 @@ class RowBuffer {
     growInPlace: boolean,
   ) {
     const reserved = growInPlace ? RowBuffer.reserve(rows * rowSize * 4, capacity * rowSize * 4) : null;
-    // Without address space to reserve (a ulimit, say), the buffer grows by copies.
+    // Without resizable buffers, or address space to reserve (a ulimit, say), the buffer grows by copies.
     this.inPlace = reserved !== null;
     this.buffer = reserved ?? new ArrayBuffer(rows * rowSize * 4);
     this.data = new Float32Array(this.buffer);
   }
 
+  /** A resizable buffer, or null where the runtime has none or refuses the reservation. */
   private static reserve(bytes: number, maxBytes: number): ArrayBuffer | null {
     try {
-      return new ArrayBuffer(bytes, { maxByteLength: maxBytes });
+      const buffer = new ArrayBuffer(bytes, { maxByteLength: maxBytes });
+      return buffer.resizable ? buffer : null; // an older runtime ignores the option
     } catch {
       return null;
     }
   }
-
-  static readonly resizable = typeof (ArrayBuffer.prototype as { resize?: unknown }).resize === 'function';
 
   get rows(): number {
     return this.data.length / this.rowSize;
@@ -119,10 +119,10 @@ export class CpuKvCache implements KvCache {
   private readonly rowSize: number;
   private used = 0;
 
-  /** `inPlace`: grow resizable buffers in place (the default where the runtime has them) or by copies. */
+  /** `inPlace`: grow resizable buffers in place where the runtime has them (the default), or by copies. */
   constructor(
     private readonly layout: CacheLayout,
-    inPlace = RowBuffer.resizable,
+    inPlace = true,
   ) {
     this.rowSize = layout.heads * layout.headDim;
     const rows = Math.min(layout.capacity, INITIAL_ROWS);

@@ -4,9 +4,9 @@
  * (see checkSessionNames), since reading them needs onnxruntime.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { sha256File } from './fileHash';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PackageError } from './errors';
+import { sha256File } from './fileHash';
 import { detectStandard, loadStandardPackage, type StandardLayout } from './formats/standard';
 import { INCOMPLETE_MARKER } from './hub';
 import { MANIFEST_FILE, parseManifest, type FileEntry, type Manifest } from './manifest';

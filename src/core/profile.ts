@@ -59,7 +59,7 @@ export async function measureProfile(model: Measurable, key: string): Promise<Co
   const runner = await createTarget(model as LoadedModel, capacity);
   try {
     const tokens = profileTokens(model, capacity);
-    const hidden = await fill(runner, tokens.slice(0, context), prefillChunkFor(model.manifest.model.d_model));
+    const hidden = await fill(runner, tokens.slice(0, context));
     const draft = model.draft && hidden ? await openDraft(model, hidden, context) : null;
     try {
       const { targetMs, draftMs } = await measureInterleaved(runner, tokens, context, draft);
@@ -81,7 +81,7 @@ export async function measureC1(model: Measurable): Promise<number> {
   const runner = await createTarget(model as LoadedModel, context + 1);
   try {
     const tokens = profileTokens(model, context + 1);
-    await fill(runner, tokens.slice(0, context), prefillChunkFor(model.manifest.model.d_model));
+    await fill(runner, tokens.slice(0, context));
     return await median(async () => (await runner.forward([tokens[context]!], 1)).release());
   } finally {
     runner.dispose();
@@ -92,7 +92,8 @@ export async function measureC1(model: Measurable): Promise<number> {
  * Runs the prompt into the cache, in the engine's prompt chunks (so measuring a profile needs no more
  * memory than a prompt does); returns the hidden states (the draft's context), when the graph has them.
  */
-async function fill(runner: TargetModel, tokens: readonly number[], chunkTokens: number): Promise<Float32Array | null> {
+async function fill(runner: TargetModel, tokens: readonly number[]): Promise<Float32Array | null> {
+  const chunkTokens = prefillChunkFor(runner.width);
   const parts: Float32Array[] = [];
   for (let start = 0; start < tokens.length; start += chunkTokens) {
     const chunk = tokens.slice(start, start + chunkTokens);

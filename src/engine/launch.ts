@@ -13,6 +13,7 @@
  * - ENGINE_ENVIRONMENT comes first, so a user's own setting of the same variables wins.
  */
 import { spawn, type ForkOptions } from 'node:child_process';
+import { constants } from 'node:os';
 
 /**
  * The engine's own process settings. glibc's malloc gives a freed block above its mmap threshold back to
@@ -71,7 +72,7 @@ export function rerunWithEngineSettings(script: string, args: readonly string[])
     child.once('exit', (code, signal) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      resolve(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1));
+      resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)); // the shell's code for a signal
     });
   });
 }
