@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { format } from 'node:util';
 import { LAUNCHER_REQUEST_PREFIX, NAMED_SCREENSHOT_PREFIX, SCREENSHOT_MARKER, type LauncherReply, type LauncherRequest, type SuiteStats } from './shared';
 
@@ -117,6 +117,26 @@ function remoteUri(port: number, path: string): string {
   return `vscode-remote://127.0.0.1:${port}${path}`;
 }
 
+/** A frame that navigates or goes away while it is read; reading the page again gets its new content. */
+const FRAME_CHANGED = /Execution context was destroyed|Frame was detached|frame got detached/i;
+
+/**
+ * The text of every element matching `selector` in every frame, webviews included (the README and
+ * walkthrough pages render in iframes). A webview that reloads mid-read is read again, a few times.
+ */
+async function frameTexts(page: Page, selector: string): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const texts: string[] = [];
+      for (const frame of page.frames()) texts.push(...(await frame.locator(selector).allTextContents()));
+      return texts;
+    } catch (error) {
+      if (attempt >= 5 || !FRAME_CHANGED.test(String(error))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 async function runSuite(tmp: string): Promise<number> {
   const port = await freePort();
   const workspace = join(tmp, 'workspace');
@@ -184,11 +204,7 @@ async function runSuite(tmp: string): Promise<number> {
       const reply: LauncherReply = {};
       try {
         for (const key of request.keys ?? []) await page.keyboard.press(key);
-        if (request.texts) {
-          // Every frame, webviews included (the README and walkthrough pages render in iframes).
-          reply.texts = [];
-          for (const frame of page.frames()) reply.texts.push(...(await frame.locator(request.texts).allTextContents()));
-        }
+        if (request.texts) reply.texts = await frameTexts(page, request.texts);
       } catch (error) {
         reply.error = String(error);
       }
