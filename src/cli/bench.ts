@@ -9,6 +9,7 @@ import { DecodingSession, type DecodingMode, type GenerationResult } from '../co
 import type { LoadedModel } from '../core/model';
 import { defaultThreads } from '../core/session';
 import { TemplateRegistry } from '../core/templates';
+import { hasEngineSettings } from '../engine/launch';
 import type { BenchArgs } from './args';
 import { openModel, readArgFile } from './common';
 import { divergence, nearTieMargin, sameTokens, type Divergence } from './divergence';
@@ -173,6 +174,8 @@ export async function runBench(args: BenchArgs): Promise<void> {
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: availableParallelism(),
       threads: defaultThreads(),
+      /** Whether this ran under the engine's process settings (launch.ts), as the extension's engine does. */
+      engineSettings: hasEngineSettings(),
       prompts: prompts.length,
       repeat: args.repeat,
       maxTokens: args.maxTokens,

@@ -11,6 +11,13 @@ import { runVerify } from './verify';
 /** Exit code for usage errors, following the common shell convention. */
 const EXIT_USAGE = 2;
 
+/** Runs `command` here if this process has the engine's settings, else this command again in a child that has them. */
+async function asEngine(command: () => Promise<void>): Promise<void> {
+  const rerun = await rerunWithEngineSettings(process.argv[1]!, process.argv.slice(2));
+  if (rerun !== null) process.exitCode = rerun;
+  else await command();
+}
+
 async function main(): Promise<void> {
   const action = parseArgs(process.argv.slice(2));
   switch (action.kind) {
@@ -24,17 +31,14 @@ async function main(): Promise<void> {
       process.stderr.write(`chimera: error: ${action.message}\nRun 'chimera --help' for usage.\n`);
       process.exitCode = EXIT_USAGE;
       return;
+    // These decode as the engine does, so they run under its process settings (launch.ts): a server runs
+    // for long, and generate and bench should measure and behave like the engine the extension starts.
     case 'generate':
-      return runGenerate(action.args);
+      return asEngine(() => runGenerate(action.args));
     case 'bench':
-      return runBench(action.args);
-    case 'serve': {
-      // A server is an engine that runs for long: it gets the engine's process settings (launch.ts).
-      const rerun = await rerunWithEngineSettings(process.argv[1]!, process.argv.slice(2));
-      if (rerun !== null) process.exitCode = rerun;
-      else await runServe(action.args);
-      return;
-    }
+      return asEngine(() => runBench(action.args));
+    case 'serve':
+      return asEngine(() => runServe(action.args));
     case 'verify':
       return runVerify(action.args);
     case 'doctor':

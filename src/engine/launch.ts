@@ -52,9 +52,10 @@ export function missingEngineFlags(execArgv: readonly string[]): string[] {
 }
 
 /**
- * A command that hosts an engine in its own process (`chimera serve`, the real-size benchmark) runs itself
- * again as a child with the engine's settings, when it was started without them, and resolves with the
- * child's exit code. It resolves null when this process already has them (then the caller runs here).
+ * A command that decodes in its own process (`chimera serve`, `generate` and `bench`, the real-size
+ * benchmark) runs itself again as a child with the engine's settings, when it was started without them,
+ * and resolves with the child's exit code. It resolves null when this process already has them (then the
+ * caller runs here).
  * Ctrl-C and termination reach the child too (the terminal signals the whole group; a `kill` of this
  * process is passed on), and this process waits for the child to stop.
  */

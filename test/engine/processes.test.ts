@@ -94,8 +94,9 @@ describe('chimera generate and bench (real model, real process)', function () {
     const result = await run(process.execPath, [cli, 'bench', '--model', fixtureDir, '--prompts', prompts, '--max-tokens', '24', '--device', 'cpu', '--json']);
     rmSync(dir, { recursive: true, force: true });
     assert.equal(result.code, 0, describeResult(result));
-    const report = JSON.parse(result.stdout) as { prompts: number; treesSound: boolean; nearTieMargin: number; modes: Record<string, { runs: number; tokensPerSecond: number; meanAcceptedLength: number; identicalToAutoregressive: string | null; divergences: unknown[] | null; speedupVsAutoregressive: number | null }> };
+    const report = JSON.parse(result.stdout) as { prompts: number; engineSettings: boolean; treesSound: boolean; nearTieMargin: number; modes: Record<string, { runs: number; tokensPerSecond: number; meanAcceptedLength: number; identicalToAutoregressive: string | null; divergences: unknown[] | null; speedupVsAutoregressive: number | null }> };
     assert.equal(report.prompts, 4);
+    assert.equal(report.engineSettings, true, 'bench runs itself again under the engine process settings');
     assert.equal(report.treesSound, true, 'the CPU provider is the reference for trees');
     assert.equal(report.nearTieMargin, 1e-4, 'an fp32 package excuses only last-bit near-ties');
     assert.deepEqual(Object.keys(report.modes), ['autoregressive', 'chimera', 'ngram']);
