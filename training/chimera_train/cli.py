@@ -72,6 +72,21 @@ def cmd_train_draft(ns) -> None:
                 np.load(ns.data / "val_tokens.npy", mmap_mode="r"), args, log=lambda l: print(l, flush=True))
 
 
+def cmd_selfgen(ns) -> None:
+    import numpy as np
+
+    from .selfgen import SelfGenArgs, build_selfgen_stream
+    from .train_target import load_model
+
+    target = load_model(ns.target)
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    for split, blocks, share in (("train", ns.blocks, ns.corpus_share), ("val", ns.val_blocks, 0.0)):
+        corpus = np.load(ns.data / f"{split}_tokens.npy", mmap_mode="r")
+        args = SelfGenArgs(out=ns.out / f"{split}_tokens.npy", blocks=blocks, prompt_len=ns.prompt_len,
+                           new_tokens=ns.new_tokens, corpus_share=share, threads=ns.threads, seed=ns.seed)
+        build_selfgen_stream(target, corpus, args, log=log)
+
+
 def cmd_package(ns) -> None:
     import tempfile
 
@@ -286,6 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--init", type=Path, help="start from this draft checkpoint's weights (e.g. one `unpack` wrote); "
                                              "ignored when the run directory already has a checkpoint to resume")
     d.set_defaults(func=cmd_train_draft)
+
+    s = sub.add_parser("selfgen", help="draft data: the target's greedy continuations of corpus windows, mixed "
+                                       "with plain windows (train-draft --data OUT)")
+    s.add_argument("--target", type=Path, default=Path("runs/target/best.pt"))
+    s.add_argument("--data", type=Path, default=DATA)
+    s.add_argument("--out", type=Path, default=DATA / "selfgen")
+    s.add_argument("--blocks", type=int, default=6144, help="generated blocks in the training stream")
+    s.add_argument("--val-blocks", type=int, default=256, help="generated blocks in the validation stream")
+    s.add_argument("--prompt-len", type=int, default=160)
+    s.add_argument("--new-tokens", type=int, default=128)
+    s.add_argument("--corpus-share", type=float, default=0.5, help="share of plain corpus windows in the training stream")
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_selfgen)
 
     k = sub.add_parser("package", help="export target and draft to ONNX, write chimera.json, validate")
     k.add_argument("--target", type=Path, default=Path("runs/target/best.pt"))
