@@ -2,8 +2,8 @@
 
 At decode time the draft predicts the target's next tokens *after text the target wrote itself*, and a
 small model's own output is more repetitive and more predictable than human code. Distilling only on
-corpus windows trains the draft on contexts it rarely sees when it runs (Medusa-2 and EAGLE use the
-target's generations for the same reason). `selfgen` writes a token stream of [corpus prompt | greedy
+corpus windows trains the draft on contexts it rarely sees when it runs (Medusa-2's self-distillation
+uses the target's generations for the same reason). `selfgen` writes a token stream of [corpus prompt | greedy
 continuation] blocks, mixed block by block with plain corpus windows so the draft keeps both.
 """
 from __future__ import annotations
@@ -24,17 +24,13 @@ from .model import TargetLM, merge_last, rope_cos_sin
 @dataclass
 class SelfGenArgs:
     out: Path
-    blocks: int = 4096  # prompt + continuation blocks to write
+    blocks: int = 6144  # prompt + continuation blocks to write
     prompt_len: int = 160
     new_tokens: int = 128
     batch_size: int = 64
-    corpus_share: float = 0.5  # share of the stream that stays plain corpus windows
+    corpus_share: float = 0.5  # share of the stream's blocks that are plain corpus windows, in [0, 1)
     threads: int = 2
     seed: int = 0
-
-
-def _causal_bias(t: int) -> torch.Tensor:
-    return torch.triu(torch.full((t, t), float("-inf")), diagonal=1)[None, None]
 
 
 @torch.no_grad()
@@ -69,9 +65,12 @@ def greedy_continue(target: TargetLM, prompts: torch.Tensor, new_tokens: int) ->
 
 def build_selfgen_stream(target: TargetLM, corpus: np.ndarray, a: SelfGenArgs,
                          log: Callable[[str], None] = print) -> np.ndarray:
+    if not 0 <= a.corpus_share < 1:
+        raise ValueError(f"corpus_share must be in [0, 1), not {a.corpus_share}")
     torch.set_num_threads(a.threads)
     target.eval()
     rng = np.random.default_rng(a.seed)
+    windows_per_block = a.corpus_share / (1 - a.corpus_share)  # corpus windows per generated block, on average
     block = a.prompt_len + a.new_tokens
     pieces: list[np.ndarray] = []
     t0, done = time.time(), 0
@@ -82,8 +81,8 @@ def build_selfgen_stream(target: TargetLM, corpus: np.ndarray, a: SelfGenArgs,
         continuation = greedy_continue(target, prompts, a.new_tokens).numpy()
         for i in range(n):
             pieces.append(np.concatenate([prompts[i].numpy(), continuation[i]]))
-            if rng.random() < a.corpus_share / (1 - a.corpus_share):
-                s = int(rng.integers(0, len(corpus) - block))
+            windows = int(windows_per_block) + int(rng.random() < windows_per_block % 1)
+            for s in rng.integers(0, len(corpus) - block, size=windows):
                 pieces.append(np.asarray(corpus[s : s + block]))
         done += n
         log(json.dumps({"blocks": done, "of": a.blocks, "generated_tok_per_s": round(done * a.new_tokens / (time.time() - t0))}))

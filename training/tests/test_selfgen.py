@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from chimera_train.selfgen import SelfGenArgs, build_selfgen_stream, greedy_continue
@@ -51,3 +52,13 @@ def test_no_corpus_share_writes_only_generated_blocks(tiny_target, tmp_path):
     args = SelfGenArgs(out=tmp_path / "val_tokens.npy", blocks=5, prompt_len=4, new_tokens=3, batch_size=2,
                        corpus_share=0.0, threads=1)
     assert len(build_selfgen_stream(tiny_target, corpus, args, log=lambda _: None)) == 5 * 7
+
+
+def test_a_larger_corpus_share_adds_more_windows_and_a_share_of_one_is_refused(tiny_target, tmp_path):
+    corpus = np.random.default_rng(3).integers(0, 64, 500).astype(np.uint16)
+    args = SelfGenArgs(out=tmp_path / "t.npy", blocks=4, prompt_len=4, new_tokens=3, batch_size=4,
+                       corpus_share=0.75, threads=1)
+    assert len(build_selfgen_stream(tiny_target, corpus, args, log=lambda _: None)) == 4 * 4 * 7  # 3 windows each
+    args.corpus_share = 1.0
+    with pytest.raises(ValueError, match="corpus_share"):
+        build_selfgen_stream(tiny_target, corpus, args, log=lambda _: None)
