@@ -22,7 +22,7 @@ import { minorCollector } from '../src/core/reclaim';
 import { loadPackage } from '../src/core/package';
 import { defaultThreads } from '../src/core/session';
 import { FileVerifiedStore } from '../src/core/verified';
-import { rerunWithEngineSettings } from '../src/engine/launch';
+import { runWithEngineSettings } from '../src/engine/launch';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback?: string) => {
@@ -46,7 +46,6 @@ async function drain(gen: AsyncGenerator<string, GenerationResult>, onStep?: () 
 
 /** The load options of a started engine: its stores (a later start finds the first start's there) and its collector. */
 function engineLoadOptions(cacheDir: string): Pick<LoadOptions, 'device' | 'log' | 'costStore' | 'verifiedStore' | 'collector'> {
-  // The collector too, as the engine and the CLI load models.
   return { device: 'cpu', log: () => undefined, costStore: new FileCostStore(cacheDir), verifiedStore: new FileVerifiedStore(cacheDir), collector: minorCollector() };
 }
 
@@ -127,14 +126,8 @@ async function firstStart(dir: string, cacheDir: string): Promise<void> {
   process.stdout.write(JSON.stringify({ hashMs, profile, peakMB: peakMB() } satisfies FirstStart));
 }
 
-async function run(): Promise<void> {
-  // Measured under the engine's process settings (launch.ts), as the extension starts the engine.
-  const rerun = await rerunWithEngineSettings(__filename, args);
-  if (rerun !== null) process.exitCode = rerun;
-  else await (args[0] === '--first-start' ? firstStart(args[1]!, args[2]!) : main());
-}
-
-run().catch((err: unknown) => {
+// Measured under the engine's process settings (launch.ts), as the extension starts the engine.
+runWithEngineSettings(__filename, args, () => (args[0] === '--first-start' ? firstStart(args[1]!, args[2]!) : main())).catch((err: unknown) => {
   process.stderr.write(`bench-model: ${(err as Error).stack ?? String(err)}\n`);
   process.exitCode = 1;
 });

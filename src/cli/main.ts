@@ -1,6 +1,6 @@
 /** Entry point of the `chimera` command line (dist/cli.js). */
 import { VERSION } from '../core/version';
-import { rerunWithEngineSettings } from '../engine/launch';
+import { runWithEngineSettings } from '../engine/launch';
 import { HELP_TEXT, parseArgs } from './args';
 import { runBench } from './bench';
 import { runDoctor } from './doctor';
@@ -11,11 +11,9 @@ import { runVerify } from './verify';
 /** Exit code for usage errors, following the common shell convention. */
 const EXIT_USAGE = 2;
 
-/** Runs `command` here if this process has the engine's settings, else this command again in a child that has them. */
-async function asEngine(command: () => Promise<void>): Promise<void> {
-  const rerun = await rerunWithEngineSettings(process.argv[1]!, process.argv.slice(2));
-  if (rerun !== null) process.exitCode = rerun;
-  else await command();
+/** Runs `command` under the engine's process settings (this command again in a child, when it lacks them). */
+function asEngine(command: () => Promise<void>): Promise<void> {
+  return runWithEngineSettings(process.argv[1]!, process.argv.slice(2), command);
 }
 
 async function main(): Promise<void> {

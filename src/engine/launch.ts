@@ -77,3 +77,10 @@ export function rerunWithEngineSettings(script: string, args: readonly string[])
     });
   });
 }
+
+/** Runs `command` in this process when it has the engine's settings; otherwise runs the script again with them. */
+export async function runWithEngineSettings(script: string, args: readonly string[], command: () => Promise<void>): Promise<void> {
+  const rerun = await rerunWithEngineSettings(script, args);
+  if (rerun !== null) process.exitCode = rerun;
+  else await command();
+}
