@@ -72,8 +72,12 @@ async function main(): Promise<void> {
   const loadMs = performance.now() - t0;
   const rssLoaded = process.memoryUsage().rss;
   const session = await DecodingSession.create(model);
-  // A prompt of ordinary token ids (the model's weights are what is measured, not its text).
-  const prompt = Array.from({ length: promptTokens }, (_, i) => 1000 + ((i * 7919) % 20000));
+  // A prompt of ordinary token ids (the model's weights are what is measured, not its text), within the
+  // vocabulary: ids 1000-20999 of a real-size one, as before, and a proportionate range of a small one.
+  const vocab = model.manifest.model.vocab_size;
+  const firstId = Math.min(1000, Math.floor(vocab / 8));
+  const span = Math.min(20000, vocab - firstId);
+  const prompt = Array.from({ length: promptTokens }, (_, i) => firstId + ((i * 7919) % span));
   let peak = process.memoryUsage().rss;
   const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));
   const promptRates: number[] = [];
